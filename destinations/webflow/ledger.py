@@ -1,0 +1,393 @@
+"""The destination's lasting memory in DuckDB: id lookups, write intents and the audit trail.
+
+Why DuckDB and not dlt state: a custom destination does not sync state, so whatever lives only in
+the pipeline's working directory is lost with it (DLT_NOTES section 1). The ledger lives in its own
+file next to the staging database (`<staging>.ledger.duckdb`) so a `--full` re-extraction that
+replaces the staging file keeps every source -> target mapping. Every table carries
+`target_site_id`: one ledger can serve several targets.
+
+One connection per Ledger, guarded by a lock: load jobs may run on dlt's worker threads, and a
+read-write connection of the same process is the only kind DuckDB lets us mix (DLT_NOTES trap 8).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .settings import LEDGER_SUFFIX
+
+_DDL = """
+create table if not exists locale_map (
+    target_site_id varchar, tag varchar, source_cms_locale_id varchar,
+    target_cms_locale_id varchar, is_primary boolean,
+    primary key (target_site_id, tag));
+create table if not exists collection_map (
+    target_site_id varchar, source_collection_id varchar, target_collection_id varchar,
+    slug varchar, primary key (target_site_id, source_collection_id));
+create table if not exists field_map (
+    target_site_id varchar, source_collection_id varchar, source_slug varchar,
+    target_slug varchar, target_field_id varchar, type varchar,
+    primary key (target_site_id, source_collection_id, source_slug));
+create table if not exists option_map (
+    target_site_id varchar, source_collection_id varchar, field_slug varchar,
+    option_name varchar, target_option_id varchar,
+    primary key (target_site_id, source_collection_id, field_slug, option_name));
+create table if not exists folder_map (
+    target_site_id varchar, source_folder_id varchar, target_folder_id varchar,
+    name varchar, primary key (target_site_id, source_folder_id));
+create table if not exists asset_map (
+    target_site_id varchar, md5 varchar, target_asset_id varchar, target_url varchar,
+    file_name varchar, alt_text varchar, display_name varchar,
+    primary key (target_site_id, md5));
+create table if not exists asset_source (
+    target_site_id varchar, source_key varchar, md5 varchar,
+    primary key (target_site_id, source_key));
+create table if not exists item_map (
+    target_site_id varchar, source_collection_id varchar, source_item_id varchar,
+    locale varchar, target_item_id varchar, slug varchar, applied_hash varchar,
+    is_live boolean, updated_at timestamp,
+    primary key (target_site_id, source_collection_id, source_item_id, locale));
+create table if not exists intents (
+    target_site_id varchar, op_key varchar, kind varchar, collection varchar,
+    payload json, status varchar, updated_at timestamp,
+    primary key (target_site_id, op_key));
+create table if not exists audit (
+    ts timestamp, run_id varchar, target_site_id varchar, phase varchar, operation varchar,
+    collection varchar, source_id varchar, target_id varchar, locale varchar, status varchar,
+    http_status integer, field varchar, error varchar);
+"""
+
+_LEDGERS: dict[str, Ledger] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def default_ledger_path(staging_path: str | Path) -> Path:
+    """`webflow.duckdb` -> `webflow.ledger.duckdb`, in the same directory."""
+    p = Path(staging_path).resolve()
+    return p.with_name(p.name.removesuffix(".duckdb") + LEDGER_SUFFIX)
+
+
+def open_ledger(path: str | Path) -> Ledger:
+    """The process-wide Ledger of `path` (one connection per file and process)."""
+    key = str(Path(path).resolve())
+    with _LEDGERS_LOCK:
+        ledger = _LEDGERS.get(key)
+        if ledger is None or ledger.closed:
+            ledger = Ledger(key)
+            _LEDGERS[key] = ledger
+        return ledger
+
+
+def close_ledger(path: str | Path) -> None:
+    """Closes the file's connection so other processes (or `duckdb -readonly`) can open it."""
+    key = str(Path(path).resolve())
+    with _LEDGERS_LOCK:
+        ledger = _LEDGERS.pop(key, None)
+    if ledger is not None:
+        ledger.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Ledger:
+    """Lookup tables (source -> target ids), write intents and the audit table of one file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(path)
+        self._lock = threading.RLock()
+        self.closed = False
+        with self._lock:
+            self._con.execute(_DDL)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self._con.close()
+                self.closed = True
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._con.execute(sql, list(params)).fetchall()
+
+    def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [list(r) for r in rows]
+        if rows:
+            with self._lock:
+                self._con.executemany(sql, rows)
+
+    # locales, collections, fields, options
+
+    def put_locale(self, site: str, tag: str, source_id: str, target_id: str, primary: bool) -> None:
+        self._exec(
+            "insert or replace into locale_map values (?, ?, ?, ?, ?)",
+            (site, tag, source_id, target_id, primary),
+        )
+
+    def locales(self, site: str) -> dict[str, str]:
+        """Locale tag -> target cmsLocaleId."""
+        rows = self._exec(
+            "select tag, target_cms_locale_id from locale_map where target_site_id = ?", (site,)
+        )
+        return dict(rows)
+
+    def put_collection(self, site: str, source_id: str, target_id: str, slug: str) -> None:
+        self._exec(
+            "insert or replace into collection_map values (?, ?, ?, ?)",
+            (site, source_id, target_id, slug),
+        )
+
+    def collections(self, site: str) -> dict[str, str]:
+        """Source collection id -> target collection id."""
+        rows = self._exec(
+            "select source_collection_id, target_collection_id from collection_map "
+            "where target_site_id = ?",
+            (site,),
+        )
+        return dict(rows)
+
+    def put_fields(self, site: str, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Rows of (source collection id, source slug, target slug, target field id, type)."""
+        self._many(
+            "insert or replace into field_map values (?, ?, ?, ?, ?, ?)",
+            ((site, *r) for r in rows),
+        )
+
+    def fields(self, site: str) -> dict[str, dict[str, str]]:
+        """Source collection id -> source field slug -> target field slug."""
+        out: dict[str, dict[str, str]] = {}
+        for coll, src, tgt in self._exec(
+            "select source_collection_id, source_slug, target_slug from field_map "
+            "where target_site_id = ?",
+            (site,),
+        ):
+            out.setdefault(coll, {})[src] = tgt
+        return out
+
+    def put_options(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Rows of (source collection id, field slug, option name, target option id)."""
+        self._many(
+            "insert or replace into option_map values (?, ?, ?, ?, ?)",
+            ((site, *r) for r in rows),
+        )
+
+    def options(self, site: str) -> dict[tuple[str, str], dict[str, str]]:
+        """(source collection id, source field slug) -> option name -> target option id."""
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for coll, fslug, name, oid in self._exec(
+            "select source_collection_id, field_slug, option_name, target_option_id "
+            "from option_map where target_site_id = ?",
+            (site,),
+        ):
+            out.setdefault((coll, fslug), {})[name] = oid
+        return out
+
+    # folders and assets
+
+    def put_folder(self, site: str, source_id: str, target_id: str, name: str) -> None:
+        self._exec(
+            "insert or replace into folder_map values (?, ?, ?, ?)",
+            (site, source_id, target_id, name),
+        )
+
+    def folders(self, site: str) -> dict[str, str]:
+        rows = self._exec(
+            "select source_folder_id, target_folder_id from folder_map where target_site_id = ?",
+            (site,),
+        )
+        return dict(rows)
+
+    def put_asset(
+        self,
+        site: str,
+        md5: str,
+        target_id: str,
+        target_url: str,
+        file_name: str,
+        alt_text: str | None = None,
+        display_name: str | None = None,
+    ) -> None:
+        self._exec(
+            "insert or replace into asset_map values (?, ?, ?, ?, ?, ?, ?)",
+            (site, md5, target_id, target_url, file_name, alt_text, display_name),
+        )
+
+    def assets(self, site: str) -> dict[str, dict[str, Any]]:
+        """MD5 -> {target_asset_id, target_url, file_name, alt_text, display_name}."""
+        rows = self._exec(
+            "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
+            "from asset_map where target_site_id = ?",
+            (site,),
+        )
+        keys = ("target_asset_id", "target_url", "file_name", "alt_text", "display_name")
+        return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
+
+    def put_asset_sources(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Rows of (source asset id or source url, md5): the lookup by source key."""
+        self._many(
+            "insert or replace into asset_source values (?, ?, ?)", ((site, *r) for r in rows)
+        )
+
+    def asset_lookup(self, site: str) -> dict[str, dict[str, Any]]:
+        """Source asset id / source url -> target asset (joined through the MD5)."""
+        rows = self._exec(
+            "select s.source_key, a.target_asset_id, a.target_url from asset_source s "
+            "join asset_map a on a.target_site_id = s.target_site_id and a.md5 = s.md5 "
+            "where s.target_site_id = ?",
+            (site,),
+        )
+        return {r[0]: {"target_asset_id": r[1], "target_url": r[2]} for r in rows}
+
+    # items
+
+    def put_items(
+        self,
+        site: str,
+        rows: Iterable[tuple[str, str, str, str, str, str | None, bool]],
+    ) -> None:
+        """Rows of (source coll, source item, locale, target item, slug, applied hash, live).
+
+        A NULL applied hash marks an item created but not yet finished (links, publish, states):
+        the next plan updates it again.
+        """
+        now = _now()
+        self._many(
+            "insert or replace into item_map values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((site, *r, now) for r in rows),
+        )
+
+    def items(self, site: str) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+        """(source coll, source item) -> locale -> {target_item_id, slug, applied_hash, is_live}."""
+        out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        for coll, item, loc, tid, slug, h, live in self._exec(
+            "select source_collection_id, source_item_id, locale, target_item_id, slug, "
+            "applied_hash, is_live from item_map where target_site_id = ?",
+            (site,),
+        ):
+            out.setdefault((coll, item), {})[loc] = {
+                "target_item_id": tid,
+                "slug": slug,
+                "applied_hash": h,
+                "is_live": live,
+            }
+        return out
+
+    def target_item_ids(self, site: str) -> dict[str, str]:
+        """Source item id -> target item id (ids are the same in every locale)."""
+        rows = self._exec(
+            "select distinct source_item_id, target_item_id from item_map "
+            "where target_site_id = ?",
+            (site,),
+        )
+        return dict(rows)
+
+    def mark_applied(self, site: str, rows: Iterable[tuple[str, str, str, str, bool]]) -> None:
+        """Rows of (source coll, source item, locale, applied hash, live) after a finished run."""
+        self._many(
+            "update item_map set applied_hash = ?, is_live = ?, updated_at = ? "
+            "where target_site_id = ? and source_collection_id = ? and source_item_id = ? "
+            "and locale = ?",
+            ((h, live, _now(), site, c, i, loc) for c, i, loc, h, live in rows),
+        )
+
+    def forget_items(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Drops (source coll, source item) mappings of items deleted in the target."""
+        self._many(
+            "delete from item_map where target_site_id = ? and source_collection_id = ? "
+            "and source_item_id = ?",
+            ((site, c, i) for c, i in rows),
+        )
+
+    # intents: a write about to be sent, so a lost response can be recovered by natural key
+
+    def begin(self, site: str, op_key: str, kind: str, collection: str, payload: Any) -> None:
+        self._exec(
+            "insert or replace into intents values (?, ?, ?, ?, ?, 'in_flight', ?)",
+            (site, op_key, kind, collection, json.dumps(payload), _now()),
+        )
+
+    def finish(self, site: str, op_key: str) -> None:
+        self._exec(
+            "update intents set status = 'done', updated_at = ? "
+            "where target_site_id = ? and op_key = ?",
+            (_now(), site, op_key),
+        )
+
+    def in_flight(self, site: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """Writes that were sent but whose answer was never recorded."""
+        sql = (
+            "select op_key, kind, collection, payload from intents "
+            "where target_site_id = ? and status = 'in_flight'"
+        )
+        params: list[Any] = [site]
+        if kind:
+            sql += " and kind = ?"
+            params.append(kind)
+        return [
+            {"op_key": k, "kind": kd, "collection": c, "payload": json.loads(p)}
+            for k, kd, c, p in self._exec(sql, params)
+        ]
+
+    def op_status(self, site: str, op_key: str) -> str | None:
+        rows = self._exec(
+            "select status from intents where target_site_id = ? and op_key = ?", (site, op_key)
+        )
+        return rows[0][0] if rows else None
+
+    # audit
+
+    def audit(
+        self,
+        *,
+        run_id: str,
+        site: str,
+        phase: str,
+        operation: str,
+        status: str,
+        collection: str | None = None,
+        source_id: str | None = None,
+        target_id: str | None = None,
+        locale: str | None = None,
+        http_status: int | None = None,
+        field: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._exec(
+            "insert into audit values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _now(),
+                run_id,
+                site,
+                phase,
+                operation,
+                collection,
+                source_id,
+                target_id,
+                locale,
+                status,
+                http_status,
+                field,
+                error,
+            ),
+        )
+
+    def audit_rows(self, site: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "select * from audit where target_site_id = ?"
+        params: list[Any] = [site]
+        if run_id:
+            sql += " and run_id = ?"
+            params.append(run_id)
+        with self._lock:
+            cur = self._con.execute(sql + " order by ts", params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

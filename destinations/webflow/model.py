@@ -1,0 +1,142 @@
+"""Plain data the planner works on: the staged source site and the target as read over HTTP.
+
+Both sides use the same shapes so that the planner and its tests need neither DuckDB nor HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Locale:
+    tag: str
+    cms_locale_id: str
+    is_primary: bool
+
+
+@dataclass
+class Field:
+    id: str
+    slug: str
+    display_name: str
+    type: str
+    is_required: bool = False
+    help_text: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    """Option id -> option name (Option fields)."""
+    reference_collection_id: str | None = None
+    """Referenced collection (Reference/MultiReference fields)."""
+
+
+@dataclass
+class Collection:
+    id: str
+    slug: str
+    display_name: str
+    singular_name: str
+    fields: list[Field] = field(default_factory=list)
+
+    def field_by_slug(self) -> dict[str, Field]:
+        return {f.slug: f for f in self.fields}
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: str
+    name: str
+    parent_id: str | None
+
+
+@dataclass
+class Asset:
+    """One file of the source's Assets panel (or a CMS file seen only in items)."""
+
+    id: str
+    md5: str | None
+    file_name: str
+    url: str
+    alt_text: str | None = None
+    display_name: str | None = None
+    folder_id: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    local_path: str | None = None
+    in_assets_panel: bool = True
+
+
+@dataclass
+class ItemVersion:
+    """One item in one locale: its staged copy, flags and (when live) its live copy."""
+
+    field_data: dict[str, Any]
+    is_draft: bool
+    is_archived: bool
+    live_field_data: dict[str, Any] | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_field_data is not None
+
+    def content_hash(self) -> str:
+        """Changes whenever anything the target must mirror changes."""
+        payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
+        return hashlib.sha1(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()
+
+
+@dataclass
+class Item:
+    id: str
+    collection_id: str
+    versions: dict[str, ItemVersion] = field(default_factory=dict)
+    """Locale tag -> version."""
+
+
+@dataclass
+class SourceSite:
+    site_id: str
+    locales: list[Locale]
+    collections: list[Collection]
+    folders: list[Folder] = field(default_factory=list)
+    assets: list[Asset] = field(default_factory=list)
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    """Collection id -> items (not deleted)."""
+    file_md5_by_url: dict[str, str] = field(default_factory=dict)
+    """Every known file url (asset hostedUrl, CMS file url) -> MD5 of its bytes."""
+
+    @property
+    def primary_tag(self) -> str:
+        return next(loc.tag for loc in self.locales if loc.is_primary)
+
+    def collection(self, collection_id: str) -> Collection:
+        for c in self.collections:
+            if c.id == collection_id:
+                return c
+        raise KeyError(collection_id)
+
+
+@dataclass
+class TargetItem:
+    id: str
+    slug: str
+    field_data: dict[str, Any]
+
+
+@dataclass
+class TargetSite:
+    """What the planner needs to know of the target (read with GETs only)."""
+
+    site_id: str
+    locales: list[Locale]
+    collections: list[Collection] = field(default_factory=list)
+    folders: list[Folder] = field(default_factory=list)
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    items_by_slug: dict[str, dict[str, TargetItem]] = field(default_factory=dict)
+    """Target collection id -> primary-locale slug -> item (only for collections read)."""
+    item_ids: dict[str, set[str]] = field(default_factory=dict)
+    """Target collection id -> ids of every item (to notice items deleted by hand)."""

@@ -1,0 +1,281 @@
+"""The migration plan: every write the load will send, per phase and collection, and its cost.
+
+Computed from the staged source (DuckDB), the ledger and GETs of the target only, so a dry run
+is the plan itself. The plan's ops are exactly the rows the destination executes, so its request
+count is what a run without errors uses (plus the same GETs the planning made).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sources.webflow.client import WebflowApiError, WebflowClient
+
+from .assets import AssetPlan, plan_assets
+from .items import ItemStats, plan_items
+from .ledger import default_ledger_path, open_ledger
+from .model import SourceSite, TargetSite
+from .ops import Op
+from .schema import SchemaPlan, plan_schema
+from .settings import PHASES
+from .staging import load_source
+from .target import read_assets, read_items_by_slug, read_target
+
+# op kind -> Webflow operationIds it sends (in order); upload_asset's patch only when needed
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "create_collection": ("create-collection",),
+    "create_field": ("create-field",),
+    "create_folder": ("create-asset-folder",),
+    "upload_asset": ("create-asset", "patch-asset"),
+    "create_items": ("create-items",),
+    "update_items": ("update-items",),
+    "publish_items": ("publish-item",),
+    "unpublish_items": ("delete-items-live",),
+    "delete_items": ("delete-items",),
+}
+
+
+@dataclass
+class CollectionSummary:
+    source_id: str
+    slug: str
+    display_name: str
+    action: str
+    """`create` (new in the target) or `map` (existing target collection)."""
+    new_fields: int = 0
+    items: ItemStats = field(default_factory=ItemStats)
+    requests: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Plan:
+    source_site_id: str
+    target_site_id: str
+    ops: list[Op]
+    collections: list[CollectionSummary]
+    schema: SchemaPlan
+    assets: AssetPlan
+    problems: list[str]
+    applied: list[tuple[str, str, str, str, bool]]
+    read_requests: int
+    """GETs the planning itself made (a real run makes them again)."""
+    requests_per_minute: int | None = 60
+
+    @property
+    def write_requests(self) -> int:
+        return sum(op.requests for op in self.ops)
+
+    @property
+    def uploads(self) -> int:
+        return sum(op.uploads for op in self.ops)
+
+    @property
+    def requests(self) -> int:
+        """Every API request of a run: planning reads plus writes."""
+        return self.read_requests + self.write_requests
+
+    def by_phase(self) -> dict[str, list[Op]]:
+        out: dict[str, list[Op]] = {p: [] for p in PHASES}
+        for op in self.ops:
+            out[op.phase].append(op)
+        return out
+
+    def requests_by_operation(self) -> Counter[str]:
+        """Planned write requests per Webflow operationId."""
+        out: Counter[str] = Counter()
+        for op in self.ops:
+            names = OPERATIONS.get(op.kind, ())
+            for n in range(op.requests):
+                out[names[min(n, len(names) - 1)]] += 1
+        return out
+
+    def estimated_seconds(self) -> float:
+        """Wall time at the rate limit (a fixed window: the budget of a minute, then wait)."""
+        if not self.requests_per_minute:
+            return 0.0
+        full_minutes = max(self.requests - 1, 0) // self.requests_per_minute
+        return full_minutes * 60.0
+
+    def summary(self) -> str:
+        """Per collection: what would be created/updated/linked/published/deleted, and cost."""
+        head = (
+            f"{'collection':<24} {'action':<6} {'fields':>6} {'items':>6} {'create':>6} "
+            f"{'update':>6} {'same':>6} {'link':>5} {'publ':>5} {'unpub':>5} {'del':>5} "
+            f"{'reject':>6} {'requests':>8}"
+        )
+        lines = [head, "-" * len(head)]
+        for c in self.collections:
+            s = c.items
+            lines.append(
+                f"{c.slug[:24]:<24} {c.action:<6} {c.new_fields:>6} {s.source_items:>6} "
+                f"{s.create:>6} {s.update:>6} {s.unchanged:>6} {s.link:>5} {s.publish:>5} "
+                f"{s.unpublish:>5} {s.delete:>5} {s.rejected:>6} {sum(c.requests.values()):>8}"
+            )
+        a = self.assets
+        asset_requests = sum(op.requests for op in self.ops if op.collection is None)
+        lines.append(
+            f"{'(assets)':<24} {'':<6} {'':>6} {'':>6} folders {a.folders_created}, "
+            f"files {a.uploads} (+{a.reused} reused), requests {asset_requests}"
+        )
+        lines.append("")
+        ops = ", ".join(f"{k} {v}" for k, v in sorted(self.requests_by_operation().items()))
+        lines.append(f"writes: {self.write_requests} requests ({ops or 'none'})")
+        lines.append(f"uploads to S3: {self.uploads}; reads for planning: {self.read_requests}")
+        minutes = self.estimated_seconds() / 60
+        lines.append(
+            f"total: {self.requests} API requests, about {minutes:.0f} min at "
+            f"{self.requests_per_minute} requests/min"
+        )
+        for p in self.problems:
+            lines.append(f"PROBLEM: {p}")
+        return "\n".join(lines)
+
+
+def _md5_of_target(client: WebflowClient) -> Any:
+    def md5_of(asset: dict[str, Any]) -> str | None:
+        url = asset.get("hostedUrl")
+        if not url:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                return client.download(url, tmp, 40 * 1024 * 1024).md5
+            except WebflowApiError:
+                return None
+
+    return md5_of
+
+
+def build_plan(
+    source: SourceSite,
+    target: TargetSite,
+    client: WebflowClient,
+    ledger_path: str | Path,
+    *,
+    collections: list[str] | None = None,
+    propagate_deletes: bool = True,
+    requests_per_minute: int | None = 60,
+) -> Plan:
+    """The plan for an already loaded source and target (reads target items/assets on demand)."""
+    site = target.site_id
+    reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
+    ledger = open_ledger(ledger_path)
+    schema = plan_schema(source, target, ledger.collections(site), ledger.fields(site))
+
+    ledger_assets = ledger.assets(site)
+    unmapped = {a.md5 for a in source.assets if a.md5} - set(ledger_assets)
+    if unmapped:
+        target.assets = read_assets(client, site)
+    assets = plan_assets(
+        source,
+        target,
+        ledger.folders(site),
+        ledger_assets,
+        ledger.asset_lookup(site),
+        _md5_of_target(client),
+    )
+
+    ledger_items = ledger.items(site)
+    primary_target = next((loc.cms_locale_id for loc in target.locales if loc.is_primary), None)
+    to_read = {
+        cid: tid
+        for cid, tid in schema.mapped.items()
+        if any((cid, it.id) not in ledger_items for it in source.items.get(cid, []))
+    }
+    by_target = read_items_by_slug(client, to_read.values(), primary_target)
+    slugs = {cid: by_target.get(tid, {}) for cid, tid in to_read.items()}
+    recovering = {
+        i for intent in ledger.in_flight(site, "create_items") for i in intent["payload"]["ids"]
+    }
+    items = plan_items(
+        source,
+        ledger_items,
+        slugs,
+        recovering=recovering,
+        collections=collections,
+        propagate_deletes=propagate_deletes,
+    )
+
+    ops = [*schema.ops, *assets.ops, *items.ops]
+    ops.sort(key=lambda op: PHASES.index(op.phase))  # stable: keeps the order inside a phase
+    summaries = []
+    order = items.order + [c.id for c in source.collections if c.id not in items.order]
+    for cid in order:
+        c = source.collection(cid)
+        s = CollectionSummary(
+            cid,
+            c.slug,
+            c.display_name,
+            "create" if cid in schema.created else "map",
+            new_fields=schema.new_fields.get(cid, 0),
+            items=items.stats.get(cid, ItemStats(source_items=len(source.items.get(cid, [])))),
+        )
+        for op in ops:
+            if op.collection == cid and op.requests:
+                s.requests[op.kind] += op.requests
+        summaries.append(s)
+    reads = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
+    return Plan(
+        source_site_id=source.site_id,
+        target_site_id=site,
+        ops=ops,
+        collections=summaries,
+        schema=schema,
+        assets=assets,
+        problems=list(schema.problems),
+        applied=items.applied,
+        read_requests=reads,
+        requests_per_minute=requests_per_minute,
+    )
+
+
+def plan_migration(
+    staging_path: str | Path,
+    source_site_id: str | None,
+    target_site_id: str,
+    target_token: str | None = None,
+    base_url: str = "https://api.webflow.com/v2",
+    *,
+    collections: list[str] | None = None,
+    ledger_path: str | Path | None = None,
+    asset_store_path: str | Path | None = None,
+    dataset_name: str | None = None,
+    requests_per_minute: int | None = 60,
+    window_seconds: float = 60.0,
+    propagate_deletes: bool = True,
+    client: WebflowClient | None = None,
+) -> Plan:
+    """What a migration would do, computed with GETs only (the dry run)."""
+    if client is None:
+        if not target_token:
+            raise ValueError("target_token is required")
+        client = WebflowClient(
+            target_token,
+            base_url,
+            read_only=False,
+            requests_per_minute=requests_per_minute,
+            window_seconds=window_seconds,
+        )
+    source = load_source(
+        staging_path,
+        source_site_id,
+        dataset_name=dataset_name,
+        collections=collections,
+        asset_store_path=asset_store_path,
+    )
+    reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
+    target = read_target(client, target_site_id)
+    plan = build_plan(
+        source,
+        target,
+        client,
+        ledger_path or default_ledger_path(staging_path),
+        collections=collections,
+        propagate_deletes=propagate_deletes,
+        requests_per_minute=requests_per_minute,
+    )
+    plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
+    return plan

@@ -1,0 +1,253 @@
+"""Collections, fields, options and locales: mapping onto the target and creating what is missing.
+
+Mapping rules: a collection maps by ledger, then slug, then displayName; a field by ledger, then
+slug, then displayName + type. A mapped field of another type, an Option field without one of the
+source's option names, or a reference to another collection is incompatible: the planner reports
+every such problem before anything is written (SchemaMismatchError).
+
+Creation: static and Option fields go with `create-collection`; a Reference/MultiReference field
+too when its target collection already exists by then (collections are created in the order that
+needs the fewest `create-field` calls); the rest (self-references, cycles) follow with one
+`create-field` each once every collection exists. Reference fields are created not required, so
+items can be created before their references are set.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Collection, Field, SourceSite, TargetSite
+from .ops import Op
+from .settings import (
+    MAX_EXHAUSTIVE_COLLECTIONS,
+    NOT_WRITABLE_TYPES,
+    PHASE_REFERENCE_FIELDS,
+    PHASE_SCHEMA,
+    REFERENCE_TYPES,
+    SYSTEM_FIELD_SLUGS,
+)
+
+
+@dataclass
+class SchemaPlan:
+    ops: list[Op] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    """Source ids of collections to create."""
+    mapped: dict[str, str] = field(default_factory=dict)
+    """Source collection id -> existing target collection id."""
+    new_fields: dict[str, int] = field(default_factory=dict)
+    """Source collection id -> fields to create."""
+
+
+def field_spec(f: Field) -> dict[str, Any]:
+    """A source field as ops carry it (JSON-able)."""
+    return {
+        "slug": f.slug,
+        "displayName": f.display_name,
+        "type": f.type,
+        "isRequired": f.is_required and f.type not in REFERENCE_TYPES,
+        "helpText": f.help_text,
+        "options": sorted(set(f.options.values()), key=list(f.options.values()).index),
+        "ref": f.reference_collection_id,
+    }
+
+
+def field_body(spec: dict[str, Any], target_collection_ids: dict[str, str]) -> dict[str, Any]:
+    """FieldCreate body (WEBFLOW_API.md 3.2): options and reference target in `metadata`."""
+    body: dict[str, Any] = {
+        "type": spec["type"],
+        "displayName": spec["displayName"],
+        "slug": spec["slug"],
+        "isRequired": bool(spec.get("isRequired")),
+    }
+    if spec.get("helpText"):
+        body["helpText"] = spec["helpText"]
+    if spec["type"] == "Option":
+        body["metadata"] = {"options": [{"name": n} for n in spec["options"]]}
+    elif spec["type"] in REFERENCE_TYPES:
+        body["metadata"] = {"collectionId": target_collection_ids[spec["ref"]]}
+    return body
+
+
+def _user_fields(c: Collection) -> list[Field]:
+    return [
+        f
+        for f in c.fields
+        if f.slug not in SYSTEM_FIELD_SLUGS and f.type not in NOT_WRITABLE_TYPES
+    ]
+
+
+def match_collection(
+    c: Collection, target: TargetSite, ledger_id: str | None
+) -> Collection | None:
+    by_id = {t.id: t for t in target.collections}
+    if ledger_id and ledger_id in by_id:
+        return by_id[ledger_id]
+    for t in target.collections:
+        if t.slug == c.slug:
+            return t
+    for t in target.collections:
+        if t.display_name == c.display_name:
+            return t
+    return None
+
+
+def match_field(f: Field, t: Collection, ledger_slug: str | None) -> Field | None:
+    by_slug = t.field_by_slug()
+    if ledger_slug and ledger_slug in by_slug:
+        return by_slug[ledger_slug]
+    if f.slug in by_slug:
+        return by_slug[f.slug]
+    for tf in t.fields:
+        if tf.display_name == f.display_name and tf.type == f.type:
+            return tf
+    return None
+
+
+def creation_order(source: SourceSite, to_create: list[str], mapped: set[str]) -> list[str]:
+    """Order of collection creation with the fewest reference fields left for create-field."""
+
+    def cost(order: tuple[str, ...]) -> int:
+        done = set(mapped)
+        n = 0
+        for cid in order:
+            for f in _user_fields(source.collection(cid)):
+                if f.type in REFERENCE_TYPES and f.reference_collection_id not in done:
+                    n += 1
+            done.add(cid)
+        return n
+
+    if len(to_create) <= MAX_EXHAUSTIVE_COLLECTIONS:
+        return list(min(itertools.permutations(to_create), key=cost, default=()))
+    # greedy: next the collection whose references are most satisfied
+    order: list[str] = []
+    left = list(to_create)
+    done = set(mapped)
+    while left:
+        best = min(
+            left,
+            key=lambda cid: sum(
+                1
+                for f in _user_fields(source.collection(cid))
+                if f.type in REFERENCE_TYPES and f.reference_collection_id not in done
+            ),
+        )
+        order.append(best)
+        left.remove(best)
+        done.add(best)
+    return order
+
+
+def plan_schema(
+    source: SourceSite,
+    target: TargetSite,
+    ledger_collections: dict[str, str],
+    ledger_fields: dict[str, dict[str, str]],
+) -> SchemaPlan:
+    """Maps every source collection/field/option/locale and plans the creates."""
+    plan = SchemaPlan()
+    target_tags = {loc.tag: loc for loc in target.locales}
+    locale_rows = []
+    for loc in source.locales:
+        t = target_tags.get(loc.tag)
+        if t is None:
+            plan.problems.append(
+                f"locale {loc.tag} does not exist in the target (enable it in the Designer)"
+            )
+            continue
+        locale_rows.append([loc.tag, loc.cms_locale_id, t.cms_locale_id, loc.is_primary])
+    mapped_targets: dict[str, Collection] = {}
+    to_create: list[str] = []
+    for c in source.collections:
+        t = match_collection(c, target, ledger_collections.get(c.id))
+        if t is None:
+            to_create.append(c.id)
+        else:
+            mapped_targets[c.id] = t
+    plan.mapped = {cid: t.id for cid, t in mapped_targets.items()}
+    plan.created = creation_order(source, to_create, set(mapped_targets))
+    creating = set(plan.created)
+
+    map_payload: dict[str, Any] = {"locales": locale_rows, "collections": [], "fields": []}
+    map_payload["options"] = []
+    static_new: list[Op] = []
+    ref_new: list[Op] = []
+    for cid, t in mapped_targets.items():
+        c = source.collection(cid)
+        map_payload["collections"].append([cid, t.id, t.slug])
+        map_payload["fields"].extend(
+            [cid, s, s, tf.id, tf.type]
+            for s in SYSTEM_FIELD_SLUGS
+            if (tf := t.field_by_slug().get(s)) is not None
+        )
+        for f in _user_fields(c):
+            tf = match_field(f, t, ledger_fields.get(cid, {}).get(f.slug))
+            if tf is None:
+                spec = field_spec(f)
+                op = Op(
+                    PHASE_REFERENCE_FIELDS if f.type in REFERENCE_TYPES else PHASE_SCHEMA,
+                    "create_field",
+                    cid,
+                    {"field": spec},
+                    count=1,
+                )
+                (ref_new if f.type in REFERENCE_TYPES else static_new).append(op)
+                plan.new_fields[cid] = plan.new_fields.get(cid, 0) + 1
+                continue
+            where = f"{c.slug}.{f.slug} -> {t.slug}.{tf.slug}"
+            if tf.type != f.type:
+                plan.problems.append(f"field {where}: type {tf.type} in the target, {f.type} here")
+                continue
+            if f.type == "Option":
+                missing = sorted(set(f.options.values()) - set(tf.options.values()))
+                if missing:
+                    plan.problems.append(f"field {where}: options missing in the target {missing}")
+                by_name = {name: oid for oid, name in tf.options.items()}
+                map_payload["options"].extend(
+                    [cid, f.slug, n, by_name[n]] for n in f.options.values() if n in by_name
+                )
+            if f.type in REFERENCE_TYPES and f.reference_collection_id:
+                expected = mapped_targets.get(f.reference_collection_id)
+                if f.reference_collection_id in creating or (
+                    expected is not None and expected.id != tf.reference_collection_id
+                ):
+                    plan.problems.append(
+                        f"field {where}: references another collection in the target"
+                    )
+            map_payload["fields"].append([cid, f.slug, tf.slug, tf.id, tf.type])
+    ops: list[Op] = [Op(PHASE_SCHEMA, "map_schema", None, map_payload, requests=0)]
+    done = set(mapped_targets)
+    for cid in plan.created:
+        c = source.collection(cid)
+        at_creation = []
+        for f in _user_fields(c):
+            if f.type in REFERENCE_TYPES and f.reference_collection_id not in done:
+                ref_new.append(
+                    Op(PHASE_REFERENCE_FIELDS, "create_field", cid, {"field": field_spec(f)}, count=1)
+                )
+            else:
+                at_creation.append(field_spec(f))
+        ops.append(
+            Op(
+                PHASE_SCHEMA,
+                "create_collection",
+                cid,
+                {
+                    "displayName": c.display_name,
+                    "singularName": c.singular_name,
+                    "slug": c.slug,
+                    "fields": at_creation,
+                },
+                count=1,
+            )
+        )
+        plan.new_fields[cid] = len(at_creation)
+        done.add(cid)
+    plan.ops = ops + static_new + ref_new
+    for op in ref_new:
+        if op.collection in creating:
+            plan.new_fields[op.collection] = plan.new_fields.get(op.collection, 0) + 1
+    return plan

@@ -1,0 +1,184 @@
+"""Rewrites a source item's fieldData for the target: files, rich text, options, references.
+
+Runs at execution time, when the ledger knows the target's ids. Input values are the source's
+own (`Option` = source option id, `Reference` = source item id, `Image` = `{fileId, url, alt}`);
+the output is what the target accepts on write (WEBFLOW_API.md 4.7).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Collection
+from .settings import FILE_TYPES, NOT_WRITABLE_TYPES, REFERENCE_TYPES
+
+_URL_ATTR = re.compile(r"""(?P<attr>\b(?:src|href|srcset|data-src)\s*=\s*)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I)
+
+
+@dataclass
+class Lookups:
+    """Target-side ids known so far (from the ledger)."""
+
+    collections: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Source collection id -> source field slug -> target field slug."""
+    options: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """(source collection id, source field slug) -> option name -> target option id."""
+    assets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """MD5 -> target asset (`target_url`)."""
+    items: dict[str, str] = field(default_factory=dict)
+    """Source item id -> target item id."""
+
+
+def collection_context(collection: Collection) -> dict[str, Any]:
+    """What transforming a collection's values needs to know of its source schema (JSON-able)."""
+    return {
+        "id": collection.id,
+        "fields": {
+            f.slug: {"type": f.type, "options": dict(f.options), "ref": f.reference_collection_id}
+            for f in collection.fields
+        },
+    }
+
+
+def file_urls(value: Any, ftype: str) -> list[str]:
+    """Source file urls a value of a file field (or the <img>/<a> urls of rich text) uses."""
+    if value is None:
+        return []
+    if ftype in ("Image", "File") and isinstance(value, Mapping):
+        return [value["url"]] if value.get("url") else []
+    if ftype == "MultiImage" and isinstance(value, list):
+        return [v["url"] for v in value if isinstance(v, Mapping) and v.get("url")]
+    if ftype == "RichText" and isinstance(value, str):
+        return [m.group("url") for m in _URL_ATTR.finditer(value)]
+    return []
+
+
+def references(value: Any, ftype: str) -> list[str]:
+    """Source item ids a reference value points at."""
+    if ftype == "Reference" and isinstance(value, str) and value:
+        return [value]
+    if ftype == "MultiReference" and isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def writable_slugs(ctx: Mapping[str, Any]) -> list[str]:
+    return [s for s, f in ctx["fields"].items() if f["type"] not in NOT_WRITABLE_TYPES]
+
+
+@dataclass
+class Transformed:
+    field_data: dict[str, Any]
+    deferred: list[str] = field(default_factory=list)
+    """Reference fields left out because a referenced item has no target id yet."""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    """(field slug, reason) of values that cannot be written (recorded, never raised)."""
+
+
+def transform(
+    field_data: Mapping[str, Any],
+    ctx: Mapping[str, Any],
+    md5_by_url: Mapping[str, str],
+    lookups: Lookups,
+    *,
+    defer: Iterable[str] = (),
+    drop_unresolved: bool = False,
+) -> Transformed:
+    """Source fieldData -> target fieldData (keys are target field slugs).
+
+    `defer` names reference fields to leave out on purpose (set later by the links pass). A
+    reference whose item has no target id is deferred too, or dropped (with a problem) when
+    `drop_unresolved` is set, as in passes where every item that will exist already does.
+    """
+    coll = ctx["id"]
+    field_map = lookups.fields.get(coll, {})
+    out: dict[str, Any] = {}
+    result = Transformed(out)
+    deferred = set(defer)
+    for slug, value in field_data.items():
+        spec = ctx["fields"].get(slug)
+        if spec is None or spec["type"] in NOT_WRITABLE_TYPES:
+            continue
+        target_slug = field_map.get(slug, slug)
+        ftype = spec["type"]
+        if value is None:
+            out[target_slug] = None
+            continue
+        if ftype in REFERENCE_TYPES:
+            if slug in deferred:
+                result.deferred.append(slug)
+                continue
+            refs = references(value, ftype)
+            mapped = [lookups.items.get(r) for r in refs]
+            if any(m is None for m in mapped):
+                if not drop_unresolved:
+                    result.deferred.append(slug)
+                    continue
+                missing = [r for r, m in zip(refs, mapped, strict=True) if m is None]
+                result.problems.append((slug, f"referenced items not migrated: {missing}"))
+            kept = [m for m in mapped if m is not None]
+            if ftype == "Reference":
+                out[target_slug] = kept[0] if kept else None
+            else:
+                out[target_slug] = kept
+        elif ftype == "Option":
+            name = spec["options"].get(value, value)
+            option_id = lookups.options.get((coll, slug), {}).get(name)
+            if option_id is None:
+                result.problems.append((slug, f"option {name!r} does not exist in the target"))
+                continue
+            out[target_slug] = option_id
+        elif ftype in ("Image", "File"):
+            out[target_slug] = _file_value(value, md5_by_url, lookups)
+        elif ftype == "MultiImage":
+            out[target_slug] = [_file_value(v, md5_by_url, lookups) for v in value]
+        elif ftype == "RichText" and isinstance(value, str):
+            out[target_slug] = rewrite_html(value, md5_by_url, lookups)
+        else:
+            out[target_slug] = value
+    return result
+
+
+def target_url(url: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> str | None:
+    md5 = md5_by_url.get(url)
+    asset = lookups.assets.get(md5) if md5 else None
+    return asset["target_url"] if asset else None
+
+
+def _file_value(value: Any, md5_by_url: Mapping[str, str], lookups: Lookups) -> Any:
+    """`{url, alt}` on the migrated asset; files outside the Assets panel keep the source url,
+    which Webflow fetches and re-hosts itself (no request of ours)."""
+    if not isinstance(value, Mapping):
+        return value
+    url = value.get("url")
+    out: dict[str, Any] = {"url": target_url(url, md5_by_url, lookups) or url} if url else {}
+    if value.get("alt"):
+        out["alt"] = value["alt"]
+    return out
+
+
+def rewrite_html(html: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> str:
+    """Points `<img src>`, links and srcsets at source files to the target's copies."""
+
+    def swap(match: re.Match[str]) -> str:
+        url = match.group("url")
+        new = target_url(url, md5_by_url, lookups)
+        if new is None:
+            return match.group(0)
+        return f"{match.group('attr')}{match.group('q')}{new}{match.group('q')}"
+
+    return _URL_ATTR.sub(swap, html)
+
+
+def source_files(field_data: Mapping[str, Any], ctx: Mapping[str, Any]) -> list[str]:
+    """Every source file url the item's values use."""
+    urls: list[str] = []
+    for slug, value in field_data.items():
+        spec = ctx["fields"].get(slug)
+        if spec and (spec["type"] in FILE_TYPES or spec["type"] == "RichText"):
+            urls.extend(file_urls(value, spec["type"]))
+    return urls

@@ -1,0 +1,95 @@
+"""A full extract of a factory site equals the emulator's contents; DuckDB and parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow.parquet as pq
+
+from .compare import compare_all, export_items
+from .conftest import Extractor
+from .site_factory import FactorySite
+
+
+def test_full_extract_equals_site(emulator: Any, site: FactorySite, extractor: Extractor) -> None:
+    result = extractor.run()
+    export = emulator.admin.export_site(site.site_id)
+    assert compare_all(extractor, export) == []
+    # every item of every locale and state was loaded, once
+    for collection in export["collections"]:
+        if collection["slug"] == "product":
+            continue
+        table = collection["slug"].replace("-", "_")
+        assert result.row_counts[table] == len(export_items(collection))
+    assert {r["tag"] for r in extractor.rows("locales")} == {"en-US", "fr-FR"}
+    assert len(extractor.rows("asset_folders")) == len(export["assetFolders"])
+    assert result.client_stats["by_method"] == {"GET": result.client_stats["requests"]}
+
+
+def test_ecommerce_collections_are_skipped(site: FactorySite, extractor: Extractor) -> None:
+    extractor.run()
+    assert "product" not in extractor.tables()
+    slugs = {r["slug"] for r in extractor.rows("collections")}
+    assert slugs == {"tags", "blog-posts", "notes"}
+
+
+def test_columns_are_typed(site: FactorySite, extractor: Extractor) -> None:
+    extractor.run()
+    types = dict(
+        extractor.query(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = 'webflow' and table_name = 'blog_posts'"
+        )
+    )
+    assert types["published_date"].startswith("TIMESTAMP")
+    assert types["reading_time"] == "DOUBLE"
+    assert types["featured"] == "BOOLEAN"
+    for text in ("summary", "body", "accent", "external_link", "kind", "main_tag", "video"):
+        assert types[text] == "VARCHAR", text
+    for js in ("hero_image", "gallery", "attachment", "tags", "related_posts", "field_data"):
+        assert types[js] == "JSON", js
+    # a field whose slug is a metadata column name keeps its own column
+    assert types["field_state"] == "VARCHAR" and types["state"] == "VARCHAR"
+    # no child tables: json stays in its column
+    assert not any("__" in t for t in extractor.tables() if not t.startswith("_dlt"))
+    (state,) = extractor.query(
+        "select distinct field_state from webflow.blog_posts where field_state is not null"
+    )
+    assert state == ("custom field value",)
+
+
+def test_pagination_over_100_items(site: FactorySite, extractor: Extractor) -> None:
+    result = extractor.run()
+    staged = extractor.query(
+        "select cms_locale_id, count(*) from webflow.notes where state = 'staged' group by 1"
+    )
+    assert sorted(n for _, n in staged) == [130, 130]
+    live = extractor.query("select count(*) from webflow.notes where state = 'live'")
+    assert live == [(130,)]  # 65 published x 2 locales
+    # 130 items need two pages per locale
+    assert result.emulator_stats["byOperation"]["list-collection-items"] >= 2 * 2
+
+
+def test_runs_into_filesystem_parquet(emulator: Any, site: FactorySite, tmp_path: Path) -> None:
+    bucket = tmp_path / "lake"
+    destination = dlt.destinations.filesystem(bucket_url=bucket.as_uri())
+
+    class ParquetExtractor(Extractor):
+        def _run_kwargs(self) -> dict[str, Any]:
+            return {"loader_file_format": "parquet"}
+
+    ex = ParquetExtractor(emulator, site, tmp_path, name="wf_parquet", destination=destination)
+    result = ex.run()
+    export = emulator.admin.export_site(site.site_id)
+    posts = next(c for c in export["collections"] if c["slug"] == "blog-posts")
+    files = list((bucket / "webflow" / "blog_posts").glob("*.parquet"))
+    assert files
+    table = pq.read_table(files)
+    assert table.num_rows == len(export_items(posts)) == result.row_counts["blog_posts"]
+    names = set(table.column_names)
+    assert {"id", "cms_locale_id", "state", "field_data", "hero_image", "reading_time"} <= names
+    assert str(table.schema.field("reading_time").type) == "double"
+    # a second run over the unchanged site writes nothing new
+    assert ex.run().data_rows() == {}

@@ -1,0 +1,497 @@
+"""HTTP layer: a stdlib ThreadingHTTPServer serving /v2 (auth, scopes, rate limit, faults,
+accounting, optional spec validation), the admin interface, the CDN and the fake S3."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from . import errors, routes
+from .accounting import Accounting
+from .assets import UploadError
+from .errors import ApiError
+from .faults import Faults, error_body
+from .model import World
+from .ratelimit import RateLimiter
+from .util import is_object_id
+
+JSON = "application/json"
+# Tests that send deliberately invalid requests set this header: the spec validator then judges
+# only the response of that exchange (request violations are expected there).
+EXPECT_INVALID_HEADER = "X-Emulator-Expect-Invalid-Request"
+DEFAULT_CONFIG: dict[str, Any] = {"rateLimit": None, "timeScale": 1.0}
+
+
+def parse_query(raw: str) -> dict[str, Any]:
+    """Query string -> dict; deepObject `a[b]=v` becomes {"a": {"b": v}}; last value wins."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        if key.endswith("]") and "[" in key:
+            name, sub = key[:-1].split("[", 1)
+            target = out.get(name)
+            if not isinstance(target, dict):
+                target = out[name] = {}
+            target[sub] = value
+        else:
+            out[key] = value
+    return out
+
+
+def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], bytes | None]:
+    """Minimal multipart/form-data parser for the S3 POST: text fields until `file`;
+    fields after `file` are ignored, as S3 does."""
+    boundary = None
+    for part in content_type.split(";"):
+        part = part.strip()
+        if part.lower().startswith("boundary="):
+            boundary = part[9:].strip().strip('"')
+    if not boundary:
+        raise UploadError(400, "InvalidArgument", "Missing multipart boundary")
+    delimiter = b"--" + boundary.encode()
+    fields: dict[str, str] = {}
+    data: bytes | None = None
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk.removeprefix(b"\r\n")
+        head, sep, payload = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        payload = payload.removesuffix(b"\r\n")
+        name = None
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for attr in line.split(";")[1:]:
+                    k, _, v = attr.strip().partition("=")
+                    if k.lower() == "name":
+                        name = v.strip('"')
+        if name is None:
+            continue
+        if name.lower() == "file":
+            data = payload
+            break
+        fields[name] = payload.decode("utf-8", "replace")
+    return fields, data
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; keep-alive HTTP/1.1."""
+
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # without it Nagle + delayed ACK add ~40 ms per request
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests make thousands of requests."""
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None = JSON,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        sent: dict[str, str] = {}
+        self.send_response(status)
+        if status != 204:
+            if content_type:
+                sent["Content-Type"] = content_type
+            sent["Content-Length"] = str(len(body))
+        sent.update(headers or {})
+        for k, v in sent.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if status != 204 and self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+        return sent
+
+    def _drop(self) -> None:
+        """Closes the socket without an answer: the client sees a ConnectionError."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = b"" if status == 204 else json.dumps(payload).encode()
+        self._send(status, body, JSON, headers)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body()
+        path = url.path
+        try:
+            if path == "/v2" or path.startswith("/v2/"):
+                self._api(path[3:] or "/", url.query, body)
+            elif path.startswith("/_emulator/"):
+                self._admin(path, body)
+            elif path.startswith("/_cdn/") and self.command == "GET":
+                self._cdn(path)
+            elif path.startswith("/_s3/") and self.command == "POST":
+                self._s3(path, body)
+            else:
+                self._json(404, errors.not_found().body())
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # --- /v2 -------------------------------------------------------------------------------------
+    def _api(self, path: str, query: str, raw: bytes) -> None:
+        srv = self.server
+        method = self.command
+        route, params, known = routes.match(method, path)
+        op = route.operation if route else "unknown"
+        req = routes.Request(method, path, params, {}, None)
+        headers: dict[str, str] = {}
+        fault: str | None = None
+        lost = False
+        status: int | None = None
+        payload: Any = None
+        try:
+            req.token = self._token()
+            limit = srv.limit_for(req.token)
+            if limit:  # every /v2 answer carries the limit headers, even 401/404
+                key = req.token.token if req.token else "anonymous"
+                decision = srv.limiter.check(key, limit, srv.time_scale)
+                headers.update(decision.headers())
+                if not decision.allowed:
+                    raise ApiError(429, "too_many_requests", "Too many requests")
+            if route is None:
+                if known:
+                    raise ApiError(405, "bad_request", "Method Not Allowed")
+                raise errors.not_found()
+            if req.token is None:
+                raise errors.not_authorized()
+            plan = srv.faults.draw(op, srv.time_scale)
+            if plan.latency_s:
+                time.sleep(plan.latency_s)
+            if plan.error_status:
+                fault = "error"
+                status, payload = plan.error_status, error_body(plan.error_status)
+            elif plan.reset:
+                fault = "reset"
+            else:
+                lost = plan.lost  # the request is applied (or refused) either way
+                status, payload = self._call(route, req, query, raw)
+        except ApiError as exc:
+            status, payload = exc.status, exc.body()
+            headers.update(exc.headers)
+        except Exception:
+            traceback.print_exc()
+            status, payload = 500, errors.internal_error().body()
+        if lost and fault is None:
+            fault = "lost"
+        if req.token is not None:
+            req.token.last_used = int(time.time() * 1000)
+        srv.accounting.record(
+            op, method, None if fault in ("reset", "lost") else status, req.site_id, fault
+        )
+        if fault in ("reset", "lost"):
+            self._drop()
+            return
+        assert status is not None
+        body = b"" if status == 204 else json.dumps(payload).encode()
+        sent = self._send(status, body, JSON, headers)
+        if srv.validator is not None:
+            srv.validate(
+                op, method, "/v2" + path, query, dict(self.headers.items()), raw, status, sent, body
+            )
+
+    def _token(self) -> Any:
+        auth = self.headers.get("Authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.server.world.token(token.strip())
+
+    def _call(
+        self, route: routes.Route, req: routes.Request, query: str, raw: bytes
+    ) -> tuple[int, Any]:
+        srv = self.server
+        token = req.token
+        assert token is not None
+        if route.scope and route.scope not in token.scopes:
+            raise errors.missing_scopes(route.scope)  # deviations: missing-scope-403
+        for name, value in req.params.items():
+            if not is_object_id(value):
+                raise errors.invalid_id(name)  # deviations: invalid-path-id-400
+        if route.resource is not None:
+            kind, param = route.resource
+            req.site_id = srv.world.site_of(kind, req.params[param])
+            if req.site_id not in token.site_ids:
+                raise errors.forbidden()  # deviations: foreign-site-403
+        req.query = parse_query(query)
+        if raw.strip():
+            try:
+                req.body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise errors.bad_request() from None
+        elif route.needs_body:
+            raise errors.bad_request("Bad Request: Request body is required")
+        if route.needs_body and not isinstance(req.body, dict):
+            raise errors.bad_request("Bad Request: Request body must be a JSON object")
+        return route.handler(srv.world, req)
+
+    # --- admin -----------------------------------------------------------------------------------
+    def _admin(self, path: str, raw: bytes) -> None:
+        if self.client_address[0] not in ("127.0.0.1", "::1", "localhost"):
+            self._json(403, errors.forbidden().body())
+            return
+        srv = self.server
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            self._json(400, errors.bad_request().body())
+            return
+        m, p = self.command, path.rstrip("/")
+        try:
+            if (m, p) == ("POST", "/_emulator/reset"):
+                srv.reset()
+                self._json(204, None)
+            elif (m, p) == ("POST", "/_emulator/sites"):
+                self._json(
+                    200,
+                    srv.world.create_site(
+                        body.get("displayName"), body.get("shortName"), body.get("locales")
+                    ),
+                )
+            elif (m, p) == ("POST", "/_emulator/tokens"):
+                token = srv.world.mint_token(
+                    list(body.get("siteIds") or []), body.get("scopes"), body.get("rateLimit")
+                )
+                self._json(200, {"token": token})
+            elif p == "/_emulator/config" and m in ("GET", "PATCH", "POST"):
+                if m != "GET":
+                    srv.configure(body)
+                self._json(200, srv.config_snapshot())
+            elif (m, p) == ("GET", "/_emulator/stats"):
+                self._json(200, srv.accounting.snapshot())
+            elif (m, p) == ("POST", "/_emulator/stats/reset"):
+                srv.accounting.reset()
+                self._json(204, None)
+            elif m == "GET" and p.startswith("/_emulator/sites/") and p.endswith("/export"):
+                self._json(200, srv.world.export_site(p.split("/")[3]))
+            elif (m, p) == ("POST", "/_emulator/seed"):
+                self._json(200, srv.run_seed(str(body.get("name") or ""), body))
+            else:
+                self._json(404, errors.not_found().body())
+        except ApiError as exc:
+            self._json(exc.status, exc.body())
+        except (ValueError, TypeError, KeyError) as exc:
+            self._json(400, errors.bad_request(f"Bad Request: {exc}").body())
+        except Exception as exc:  # a seed or admin bug: answer, don't drop the connection
+            traceback.print_exc()
+            self._json(500, {**errors.internal_error().body(), "details": [repr(exc)]})
+
+    # --- CDN and S3 ------------------------------------------------------------------------------
+    def _cdn(self, path: str) -> None:
+        parts = path[len("/_cdn/") :].split("/", 1)
+        rec = None
+        if len(parts) == 2 and "_" in parts[1]:
+            file_id, _, name = parts[1].partition("_")
+            rec = self.server.world.cdn_file(parts[0], file_id)
+            if rec is not None and unquote(name) != rec.name:
+                rec = None
+        self.server.accounting.record_external("cdn-download")
+        if rec is None:
+            self._send(404, b"Not Found", "text/plain")
+            return
+        self._send(
+            200,
+            rec.data,
+            rec.content_type,
+            {"Cache-Control": "max-age=31536000", "ETag": f'"{rec.md5}"'},
+        )
+
+    def _s3(self, path: str, raw: bytes) -> None:
+        bucket = path[len("/_s3/") :].strip("/")
+        self.server.accounting.record_external("s3-upload")
+        try:
+            fields, data = parse_multipart(raw, self.headers.get("Content-Type") or "")
+            result = self.server.world.s3_upload(bucket, fields, data)
+        except UploadError as exc:
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+                f"{escape(exc.code)}</Code><Message>{escape(exc.message)}</Message></Error>"
+            )
+            self._send(exc.status, xml.encode(), "application/xml")
+            return
+        key, etag = result
+        location = f"{self.server.root_url}/_s3/{bucket}/{key}"
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
+            f"<Location>{escape(location)}</Location><Bucket>{escape(bucket)}</Bucket>"
+            f'<Key>{escape(key)}</Key><ETag>"{etag}"</ETag></PostResponse>'
+        )
+        self._send(
+            201, xml.encode(), "application/xml", {"ETag": f'"{etag}"', "Location": location}
+        )
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """The server object shared by all handler threads: world, limiter, faults, stats."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], validate: bool = False) -> None:
+        super().__init__(address, Handler)
+        host, port = self.server_address[:2]
+        self.root_url = f"http://{host}:{port}"
+        self.world = World(self.root_url)
+        self.limiter = RateLimiter()
+        self.faults = Faults()
+        self.accounting = Accounting()
+        self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
+        self.violations: list[dict[str, Any]] = []
+        self.validated_count = 0
+        self._validation_lock = threading.Lock()
+        self.validator: Any = None
+        if validate:
+            try:
+                from .conformance import SpecValidator  # written by a colleague
+            except ImportError:
+                self.validator = None
+            else:
+                self.validator = SpecValidator()
+
+    @property
+    def time_scale(self) -> float:
+        return float(self.config.get("timeScale") or 1.0)
+
+    def limit_for(self, token: Any) -> int | None:
+        if token is not None and token.rate_limit:
+            return int(token.rate_limit)
+        return self.config.get("rateLimit")
+
+    def reset(self) -> None:
+        self.world.reset()
+        self.limiter.reset()
+        self.faults.configure({})
+        self.accounting.reset()
+        self.config = dict(DEFAULT_CONFIG)
+
+    def configure(self, body: dict[str, Any]) -> None:
+        if not isinstance(body, dict):
+            raise ValueError("config must be an object")
+        if "rateLimit" in body:
+            rl = body["rateLimit"]
+            if rl is not None and (not isinstance(rl, int) or isinstance(rl, bool) or rl < 1):
+                raise ValueError("rateLimit must be a positive integer or null")
+            self.config["rateLimit"] = rl
+        if "timeScale" in body:
+            ts = body["timeScale"]
+            if not isinstance(ts, int | float) or isinstance(ts, bool) or ts <= 0:
+                raise ValueError("timeScale must be a positive number")
+            self.config["timeScale"] = float(ts)
+            self.limiter.reset()
+        if "faults" in body:
+            f = body["faults"]
+            if not isinstance(f, dict):
+                raise ValueError("faults must be an object")
+            allowed = {
+                "seed",
+                "errorRate",
+                "resetRate",
+                "lostResponseRate",
+                "latencyMs",
+                "statuses",
+                "operations",
+            }
+            unknown = set(f) - allowed
+            if unknown:
+                raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+            merged = {k: v for k, v in self.faults.config.items() if k in allowed}
+            merged.update(f)
+            self.faults.configure(merged)
+
+    def config_snapshot(self) -> dict[str, Any]:
+        faults = {k: v for k, v in self.faults.config.items()}
+        return {**self.config, "faults": faults}
+
+    def run_seed(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Runs webflow_emulator.seeds.<name>.build(base_url, admin) outside the world lock
+        (the seed talks to this server over HTTP)."""
+        from .admin_client import AdminClient
+        from .seeds import get_seed
+
+        build = get_seed(name)
+        result = build(self.root_url + "/v2", AdminClient(self.root_url))
+        self.accounting.reset()  # deviations: stats-exclude-seed
+        return result
+
+    def validate(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        status: int,
+        response_headers: dict[str, str],
+        response_body: bytes,
+    ) -> None:
+        """Runs the colleague's SpecValidator on one exchange; records violations."""
+        try:
+            found = self.validator.check(
+                method, path, query, headers, body, status, response_headers, response_body
+            )
+        except Exception as exc:
+            found = [f"validator error: {exc!r}"]
+        if any(k.lower() == EXPECT_INVALID_HEADER.lower() for k in headers):
+            # a test sending a deliberately invalid request: judge only the answer
+            found = [v for v in found if not v.startswith("request ")]
+        with self._validation_lock:
+            self.validated_count += 1
+            if found:
+                self.violations.append(
+                    {
+                        "operation": op,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "violations": list(found),
+                    }
+                )
