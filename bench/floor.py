@@ -83,9 +83,11 @@ def floor_requests(
 
     Items
     - `create-items` (`/items/bulk`), <=100 items per request, all of an item's locales at once;
-      `isDraft`/`isArchived` apply to a whole request, so requests are grouped by (locale set,
-      flags). Items to be published are created unarchived with whichever isDraft fills
-      requests best. Creation content is what goes live (the live copy if any, else staged).
+      `isDraft`/`isArchived` apply to a whole request, so per collection the cheaper of: one
+      group per (locale set, flags) (items to be published are created unarchived and join
+      whichever isDraft group fills requests best), or every item created with one unarchived
+      flag pair and the other flags set by update-items entries (free when that entry is
+      needed anyway). Creation content is what goes live (the live copy if any, else staged).
     - `update-items` (<=100 entries, each with its own cmsLocaleId, so several locales and
       fixes share a request), one entry per item x locale that needs any of: a reference to a
       collection created later or to its own collection (cycle/self edges), secondary-locale
@@ -204,6 +206,10 @@ def _ref_targets(coll: CollectionShape, fd: dict[str, Any]) -> frozenset[str]:
     return frozenset(x for x in out if x)
 
 
+LIVE = "live"  # item_flags of an item with a live locale: created unarchived, isDraft free
+UNARCHIVED = ((False, False), (True, False))
+
+
 class _CollectionWork:
     """Order-independent facts about one collection's items, grouped for the order search."""
 
@@ -215,9 +221,11 @@ class _CollectionWork:
         source_items: dict[str, Any],
     ) -> None:
         self.coll = coll
-        self.create_groups: Counter[tuple[Any, ...]] = Counter()
-        # (phase, fixed?, ref targets) -> entries; phase "pre" (before publish) or "free"
-        self.update_groups: Counter[tuple[str, bool, frozenset[str]]] = Counter()
+        # (locale set, item flags) -> items; item flags = (isDraft, isArchived) or LIVE
+        self.create_groups: Counter[tuple[frozenset[str], Any]] = Counter()
+        # (phase, content differs?, ref targets, wanted flags or None, item flags) -> entries;
+        # phase "pre" (must precede the publish) or "free"
+        self.update_groups: Counter[tuple[str, bool, frozenset[str], Any, Any]] = Counter()
         self.post = 0  # entries after the publish
         self.publish = 0
         self.deletes = 0
@@ -225,31 +233,29 @@ class _CollectionWork:
         target_items = existing.canonical.get(coll.slug, {}).get("items", {}) if existing else {}
         for item in coll.items:
             if existing is not None and item.slug in target_items:
-                self._existing_item(item, source_items[item.slug], target_items[item.slug])
+                self._existing_item(source_items[item.slug], target_items[item.slug])
                 continue
             self._new_item(item, primary)
         if existing is not None:
             self.deletes = sum(1 for slug in target_items if slug not in source_items)
 
-    def _existing_item(self, item: Any, src: dict[str, Any], dst: dict[str, Any]) -> None:
+    def _existing_item(self, src: dict[str, Any], dst: dict[str, Any]) -> None:
         published = False
         for tag, s in src.items():
             d = dst.get(tag)
             if d == s:
                 continue
-            if d is None:  # a locale cannot be added to an existing item; count it as an update
-                self.update_groups[("free", True, frozenset())] += 1
-                continue
-            if s["live"] != d["live"]:
+            if d is not None and s["live"] != d["live"]:
                 if s["live"] is None:
                     self.unpublish += 1
                 else:
-                    self.update_groups[("pre", True, frozenset())] += 1
+                    self.update_groups[("pre", True, frozenset(), None, None)] += 1
                     published = True
                     if s["fieldData"] != s["live"]["fieldData"] or s["isDraft"]:
                         self.post += 1
                     continue
-            self.update_groups[("free", True, frozenset())] += 1
+            # changed content or flags (or a missing locale, which cannot be added: an update)
+            self.update_groups[("free", True, frozenset(), None, None)] += 1
         self.publish += published
 
     def _new_item(self, item: Any, primary: str) -> None:
@@ -258,25 +264,22 @@ class _CollectionWork:
         prim = entries.get(primary) or next(iter(entries.values()))
         first = {t: (e.live or e.staged) for t, e in entries.items()}
         prim_fd = first[prim.locale].get("fieldData") or {}
-        if live_any:
-            flags: tuple[Any, bool] = (None, False)  # isDraft free, created unarchived
-        else:
-            flags = (bool(prim.staged.get("isDraft")), bool(prim.staged.get("isArchived")))
-        self.create_groups[(frozenset(entries), *flags)] += 1
-        if live_any:
-            self.publish += 1
+        item_flags: Any = LIVE
+        if not live_any:
+            item_flags = (bool(prim.staged.get("isDraft")), bool(prim.staged.get("isArchived")))
+        self.create_groups[(frozenset(entries), item_flags)] += 1
+        self.publish += live_any
         for tag, e in entries.items():
             fd = first[tag].get("fieldData") or {}
-            fixed = False
-            if tag != prim.locale:
-                fixed = any(fd.get(k) != prim_fd.get(k) for k in set(fd) | set(prim_fd))
+            differs = tag != prim.locale and any(
+                fd.get(k) != prim_fd.get(k) for k in set(fd) | set(prim_fd)
+            )
+            wanted = None
             if e.live is None:
-                want = (bool(e.staged.get("isDraft")), bool(e.staged.get("isArchived")))
-                if flags[0] is not None and want != flags:
-                    fixed = True
-            refs = _ref_targets(self.coll, fd)
+                wanted = (bool(e.staged.get("isDraft")), bool(e.staged.get("isArchived")))
             phase = "pre" if e.live is not None else "free"
-            self.update_groups[(phase, fixed, refs)] += 1
+            key = (phase, differs, _ref_targets(self.coll, fd), wanted, item_flags)
+            self.update_groups[key] += 1
             if e.live is not None:
                 staged_fd = e.staged.get("fieldData") or {}
                 if (
@@ -286,29 +289,48 @@ class _CollectionWork:
                 ):
                     self.post += 1
 
-    def create_requests(self) -> int:
-        """Bulk creates: free-isDraft items join the draft or non-draft group of their
-        locale set, whichever needs fewer requests."""
+    def requests(self, deferred: frozenset[str]) -> tuple[int, int]:
+        """(create-items, update-items) requests, the cheaper of two strategies: one create
+        group per flag combination (items to publish join the best unarchived group), or all
+        items created with one unarchived flag pair and the others' flags set by update
+        entries (free when the entry is needed anyway)."""
+        best = (self._grouped_creates(), self._updates(deferred, None))
+        per_locale_set: Counter[frozenset[str]] = Counter()
+        for (locales, _flags), n in self.create_groups.items():
+            per_locale_set[locales] += n
+        one_group = sum(pages(n, 0) for n in per_locale_set.values())
+        for flags in UNARCHIVED:
+            option = (one_group, self._updates(deferred, flags))
+            if sum(option) < sum(best):
+                best = option
+        return best
+
+    def _grouped_creates(self) -> int:
         total = 0
         by_locales: dict[frozenset[str], Counter[Any]] = {}
-        for (locales, is_draft, is_archived), n in self.create_groups.items():
-            by_locales.setdefault(locales, Counter())[(is_draft, is_archived)] += n
+        for (locales, flags), n in self.create_groups.items():
+            by_locales.setdefault(locales, Counter())[flags] += n
         for groups in by_locales.values():
-            free = groups.pop((None, False), 0)
+            free = groups.pop(LIVE, 0)
             n_true, n_false = groups.pop((True, False), 0), groups.pop((False, False), 0)
             total += sum(pages(n, 0) for n in groups.values())
             slack = (-n_true) % PAGE
-            best = min(
+            total += min(
                 pages(n_true + x, 0) + pages(n_false + free - x, 0)
                 for x in {0, free, min(free, slack)}
             )
-            total += best
         return total
 
-    def update_requests(self, deferred: frozenset[str]) -> int:
+    def _updates(self, deferred: frozenset[str], created_as: tuple[bool, bool] | None) -> int:
         pre = free = 0
-        for (phase, fixed, refs), n in self.update_groups.items():
-            if fixed or refs & deferred:
+        for (phase, differs, refs, wanted, item_flags), n in self.update_groups.items():
+            if created_as is not None:
+                flags = created_as
+            elif item_flags == LIVE:
+                flags = (False, False)
+            else:
+                flags = item_flags
+            if differs or refs & deferred or (wanted is not None and wanted != flags):
                 if phase == "pre":
                     pre += n
                 else:
@@ -329,9 +351,9 @@ def _schema_and_items(shape: SiteShape, existing: _Existing | None) -> Counter[s
     ids = [c.id for c in shape.collections]
     by_id = shape.collection_by_id()
 
-    def cost(order: tuple[str, ...]) -> tuple[int, int, int]:
+    def cost(order: tuple[str, ...]) -> tuple[int, int, int, int]:
         position = {cid: i for i, cid in enumerate(order)}
-        fields = updates = 0
+        fields = creates = updates = 0
         for cid in order:
             coll = by_id[cid]
             later = frozenset(x for x in order if position[x] >= position[cid])
@@ -341,12 +363,14 @@ def _schema_and_items(shape: SiteShape, existing: _Existing | None) -> Counter[s
                     continue
                 if have is not None or coll.target_of(f) in later:
                     fields += 1
-            updates += work[cid].update_requests(later)
-        return fields + updates, fields, updates
+            c, u = work[cid].requests(later)
+            creates += c
+            updates += u
+        return fields + creates + updates, fields, creates, updates
 
     orders = itertools.permutations(ids) if len(ids) <= PERMUTATION_LIMIT else iter([tuple(ids)])
     best = min((cost(o), o) for o in orders)[1] if ids else ()
-    _total, n_fields, n_updates = cost(best)
+    _total, n_fields, n_creates, n_updates = cost(best)
     for cid in best:
         coll = by_id[cid]
         have = existing.fields.get(coll.slug) if existing else None
@@ -357,11 +381,11 @@ def _schema_and_items(shape: SiteShape, existing: _Existing | None) -> Counter[s
                 1 for f in coll.fields if f["slug"] not in have and f["type"] not in REFERENCE_TYPES
             )
         w = work[cid]
-        ops["create-items"] += w.create_requests()
         ops["publish-item"] += pages(w.publish, 0)
         ops["delete-items"] += pages(w.deletes, 0)
         ops["delete-items-live"] += pages(w.unpublish, 0)
     ops["create-field"] += n_fields
+    ops["create-items"] += n_creates
     ops["update-items"] += n_updates
     return ops
 

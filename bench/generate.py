@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -348,16 +349,14 @@ DEFERRED = {("categories", "parent"), ("authors", "featured-post"), ("posts", "r
 def _upload_files(
     base_url: str, token: str, site: dict[str, Any], specs: list[FileSpec], folder_ids: dict
 ) -> list[dict[str, Any]]:
-    """Uploads every file (create-asset + S3 POST + patch/get) on a few threads, in order."""
-    builders: dict[int, SiteBuilder] = {}
+    """Uploads every file (create-asset + S3 POST + patch/get) on a few threads; the answers
+    come back in `specs` order. Each thread has its own session."""
+    local = threading.local()
 
     def upload(spec: FileSpec) -> dict[str, Any]:
-        import threading
-
-        key = threading.get_ident()
-        if key not in builders:
-            builders[key] = SiteBuilder(base_url, token, site)
-        return builders[key].upload_asset(
+        if not hasattr(local, "builder"):
+            local.builder = SiteBuilder(base_url, token, site)
+        return local.builder.upload_asset(
             spec.name,
             spec.data,
             folder_ids.get(spec.folder) if spec.folder else None,
@@ -695,22 +694,37 @@ class ChangeSet:
 def changes(gen: GeneratedSite, fraction: float = 0.01, seed: int = 2) -> ChangeSet:
     """Applies a change set of about `fraction` of the items to the source site, via the API.
 
-    Mix: 40% edits (half of them also in the secondary locale), 25% creates (posts, queued or
-    published), 15% deletes (posts nothing references), 20% state changes (draft -> published,
-    published -> archived, published -> draft changes), plus one new asset in a folder.
-    `gen.item_ids` and `gen.states` are updated to match.
+    Mix: 40% edits (half of them also in the secondary locale), 25% creates (posts using a new
+    asset, half published), 15% deletes (posts nothing references), 20% state changes of posts
+    (draft/queued -> published, archived -> queued, otherwise -> archived), plus that one new
+    asset (root folder, with alt text). The rate limit is off meanwhile. `gen.item_ids`,
+    `gen.states` and `gen.counts` are updated to match.
     """
     rng = random.Random(seed * 7919 + gen.seed)
     total = max(10, round(gen.total_items * fraction))
     n_edit, n_create, n_delete = total * 40 // 100, total * 25 // 100, total * 15 // 100
     n_state = total - n_edit - n_create - n_delete
+    config = emu.get_config(gen.base_url)
     emu.set_config(gen.base_url, rateLimit=None)
-    site = SiteBuilder(
-        gen.base_url, gen.source_token, emu.export_site(gen.base_url, gen.source_site_id)["site"]
-    )
+    try:
+        return _apply_changes(gen, rng, n_edit, n_create, n_delete, n_state, seed)
+    finally:
+        emu.set_config(gen.base_url, rateLimit=config.get("rateLimit"))
+
+
+def _apply_changes(
+    gen: GeneratedSite,
+    rng: random.Random,
+    n_edit: int,
+    n_create: int,
+    n_delete: int,
+    n_state: int,
+    seed: int,
+) -> ChangeSet:
+    export = emu.export_site(gen.base_url, gen.source_site_id)
+    site = SiteBuilder(gen.base_url, gen.source_token, export["site"])
     fr = site.locale_ids[1]
     cs = ChangeSet()
-    export = emu.export_site(gen.base_url, gen.source_site_id)
     referenced = _referenced_ids(export)
     posts = gen.collection_ids["posts"]
 

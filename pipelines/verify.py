@@ -26,7 +26,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +52,8 @@ class SiteRef:
     base_url: str
     token: str
     site_id: str
+    requests_per_minute: int | None = None
+    """This token's pacing; None: the `requests_per_minute` given to `verify_sites`."""
 
     def __repr__(self) -> str:  # never print the token
         return f"SiteRef(base_url={self.base_url!r}, site_id={self.site_id!r}, token=***)"
@@ -63,7 +65,8 @@ class Difference:
 
     `kind` groups differences (locale, collection, field, item, value, live-value, state, asset,
     folder); `what` names the exact aspect (e.g. "missing", "type", "isDraft", "alt"). Values are
-    the normalised forms that were compared, not raw API values.
+    the normalised forms that were compared, not raw API values. For assets and folders `item`
+    is the display name or folder path and `field` the file's MD5 (the matching key).
     """
 
     kind: str
@@ -117,6 +120,7 @@ class VerifyReport:
     """Files downloaded (each URL once per run), per side."""
     warnings: list[str] = field(default_factory=list)
     requests_by_operation: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per side: operationId -> requests (retries included)."""
 
     @property
     def ok(self) -> bool:
@@ -186,6 +190,7 @@ class VerifyReport:
             )
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        lines.append("(items are counted per locale: one item in two locales counts 2)")
         return "\n".join(lines)
 
     def format_differences(self, limit: int | None = 200, width: int = TRUNCATE_AT) -> str:
@@ -209,16 +214,19 @@ class VerifyReport:
             lines.append(f"... and {len(self.differences) - limit} more")
         return "\n".join(lines)
 
-    def format(self) -> str:
+    def format(self, limit: int | None = 200) -> str:
+        """Table, differences (first `limit`), warnings, request counts and the verdict."""
         parts = [self.format_table(), ""]
         if self.differences:
-            parts += [f"{len(self.differences)} difference(s):", self.format_differences(), ""]
-        for w in self.warnings:
-            parts.append(f"warning: {w}")
-        req = ", ".join(f"{k} {v}" for k, v in self.requests.items())
-        dl = ", ".join(f"{k} {v}" for k, v in self.downloads.items())
-        parts.append(f"API requests: {req}; file downloads: {dl}")
-        parts.append("OK: target matches source" if self.ok else "FAILED: sites differ")
+            parts += [f"{len(self.differences)} difference(s):", self.format_differences(limit), ""]
+        parts += [f"warning: {w}" for w in self.warnings]
+        req, dl = self.requests, self.downloads
+        parts.append(
+            f"API requests: source {req.get('source', 0)}, target {req.get('target', 0)}, "
+            f"total {req.get('total', 0)}; file downloads: source {dl.get('source', 0)}, "
+            f"target {dl.get('target', 0)}"
+        )
+        parts.append("OK: target matches source" if self.ok else "FAILED: the sites differ")
         return "\n".join(parts)
 
 
@@ -292,7 +300,11 @@ class FileHasher:
             return False
 
     def md5(self, url: str) -> str:
-        """`md5:<hex>` of the file, or `unavailable:<reason>` when it could not be fetched."""
+        """`md5:<hex>` of the file, or `unavailable:<reason>:<url>` when it could not be fetched.
+
+        The URL in the marker keeps two unreadable files from ever comparing equal: a file
+        that cannot be read cannot be proven to match.
+        """
         with self._lock:
             if url in self._cache:
                 return self._cache[url]
@@ -300,7 +312,7 @@ class FileHasher:
             digest = "md5:" + self._fetch_md5(url)
             failure = None
         except Exception as exc:  # a file that cannot be fetched is a fact to compare
-            digest = f"unavailable:{type(exc).__name__}"
+            digest = f"unavailable:{type(exc).__name__}:{url}"
             failure = f"{url}: {type(exc).__name__}: {exc}"[:300]
         with self._lock:
             if url not in self._cache:
@@ -759,6 +771,10 @@ def compare_items(
     return diffs, summary
 
 
+ROOT_FOLDER = "(root)"
+"""Folder path of an asset outside any folder."""
+
+
 def _folder_paths(folders: Sequence[dict[str, Any]]) -> dict[str, str]:
     """folder id -> "Parent/Child" path of display names."""
     by_id = {f["id"]: f for f in folders}
@@ -796,7 +812,7 @@ def _asset_views(snap: SiteSnapshot, files: FileHasher) -> list[dict[str, Any]]:
                 "altText": a.get("altText") or None,
                 "folder": paths.get(folder_id, f"<unknown folder {folder_id}>")
                 if folder_id
-                else "",
+                else ROOT_FOLDER,
             }
         )
     return views
@@ -924,7 +940,7 @@ def compare_snapshots(
         report.differences += item_diffs
         report.collections.append(summary)
     if collections is None:
-        for slug in tgt_cols.keys() - src_cols.keys():
+        for slug in sorted(tgt_cols.keys() - src_cols.keys(), key=str):
             report.differences.append(
                 Difference("collection", "extra", collection=slug, source=None, target=slug)
             )
@@ -945,16 +961,15 @@ def compare_snapshots(
     return report
 
 
-def count_by(differences: Iterable[Difference]) -> Counter[tuple[str, str]]:
-    """(kind, what) -> number of differences: a compact summary for logs and tests."""
-    return Counter((d.kind, d.what) for d in differences)
-
-
 # ---------------------------------------------------------------------------------------------
 # reading a site through the API
 # ---------------------------------------------------------------------------------------------
 
 FILE_FIELD_TYPES = frozenset({"Image", "File", "MultiImage"})
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+"""Webflow caps documents at 10 MB and images at 4 MB."""
+PAGE_LIMIT = 100
+"""Largest `limit` Webflow's list endpoints accept."""
 
 
 def _cms_locale_ids(site: dict[str, Any]) -> list[str]:
@@ -968,15 +983,39 @@ def _is_ecommerce(col: dict[str, Any]) -> bool:
     return ECOMMERCE_COLLECTIONS.get(col.get("slug") or "") == col.get("displayName")
 
 
-def _list_items(client: Any, collection_id: str, live: bool, locale_ids: Sequence[str]) -> list:
-    """Every item of a collection in every locale, with one paginated listing (limit=100)."""
+def _list_items(
+    client: Any, collection_id: str, live: bool, locale_ids: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every item of a collection in every locale, with one paginated listing (limit=100).
+
+    `cmsLocaleId` takes a comma-separated list, so one listing serves all locales: with L locales
+    that is L times fewer requests for small collections and the same count for large ones.
+    Webflow does not say whether `offset`/`limit` then count items or item x locale entries; the
+    offset advances by entries, unless a page holds more entries than `limit` (paging by item),
+    and duplicates (id, locale) are dropped, so both readings list everything exactly once.
+    """
     path = f"/collections/{collection_id}/items" + ("/live" if live else "")
-    params = {"cmsLocaleId": ",".join(locale_ids)} if locale_ids else {}
+    params: dict[str, Any] = {"cmsLocaleId": ",".join(locale_ids)} if locale_ids else {}
     operation = "list-collection-items-live" if live else "list-collection-items"
+    seen: set[tuple[str, Any]] = set()
     items: list[dict[str, Any]] = []
-    for page in client.paginate(path, params, "items", operation=operation):
-        items += page.items
-    return items
+    offset = 0
+    by_item = False
+    while True:
+        query = {**params, "offset": offset, "limit": PAGE_LIMIT}
+        body = client.get(path, query, operation=operation) or {}
+        page = list(body.get("items") or [])
+        for it in page:
+            key = (it.get("id"), it.get("cmsLocaleId"))
+            if key not in seen:
+                seen.add(key)
+                items.append(it)
+        by_item = by_item or len(page) > PAGE_LIMIT  # a page holds items x locales
+        step = len({it.get("id") for it in page}) if by_item else len(page)
+        offset += step
+        total = (body.get("pagination") or {}).get("total")
+        if not page or step < PAGE_LIMIT or (total is not None and offset >= total):
+            return items
 
 
 def fetch_snapshot(
@@ -1082,7 +1121,7 @@ def verify_sites(
     assets: bool = True,
     requests_per_minute: int | None = 60,
     window_seconds: float = 60.0,
-    max_file_bytes: int = 10 * 1024 * 1024,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     download_workers: int = 4,
     client_options: Mapping[str, Any] | None = None,
 ) -> VerifyReport:
@@ -1102,7 +1141,7 @@ def verify_sites(
             ref.token,
             ref.base_url,
             read_only=True,
-            requests_per_minute=requests_per_minute,
+            requests_per_minute=ref.requests_per_minute or requests_per_minute,
             window_seconds=window_seconds,
             **dict(client_options or {}),
         )
@@ -1164,6 +1203,10 @@ def _secret(key: str) -> Any:
     return dlt.secrets.get(key)
 
 
+class VerifyConfigError(ValueError):
+    """A token or site id is missing from the configuration."""
+
+
 def site_refs_from_config(
     source_site: str | None, target_site: str | None
 ) -> tuple[SiteRef, SiteRef]:
@@ -1178,15 +1221,23 @@ def site_refs_from_config(
         site_id = site_id or _config(f"{section}.site_id")
         env = section.upper().replace(".", "__") + "__API_TOKEN"
         if not token:
-            raise SystemExit(
+            raise VerifyConfigError(
                 f"no API token for {section}: set {env} "
                 f"or [{section}] api_token in .dlt/secrets.toml"
             )
         if not site_id:
-            raise SystemExit(
+            raise VerifyConfigError(
                 f"no site id for {section}: pass it on the command line or set [{section}] site_id"
             )
-        refs.append(SiteRef(base_url=str(base_url), token=str(token), site_id=str(site_id)))
+        rpm = _config(f"{section}.requests_per_minute")
+        refs.append(
+            SiteRef(
+                base_url=str(base_url),
+                token=str(token),
+                site_id=str(site_id),
+                requests_per_minute=int(rpm) if rpm else None,
+            )
+        )
     return refs[0], refs[1]
 
 
@@ -1194,7 +1245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI: prints the table and the differences; exit 0 only when the sites match."""
     parser = argparse.ArgumentParser(
         prog="verify",
-        description="Compare a source and a target Webflow site through the API alone (read-only).",
+        description="Compare a source and a target Webflow site through the API alone "
+        "(read-only). Exit 0: they match; 1: they differ; 2: verify could not run.",
     )
     parser.add_argument("--source-site", help="source site id (default: [sources.webflow] site_id)")
     parser.add_argument(
@@ -1213,29 +1265,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DLT_PROJECT_DIR", str(Path(__file__).resolve().parent.parent))
-    source, target = site_refs_from_config(args.source_site, args.target_site)
-    rpm = _config("sources.webflow.requests_per_minute")
-    report = verify_sites(
-        source,
-        target,
-        collections=args.collections,
-        assets=not args.no_assets,
-        requests_per_minute=int(rpm) if rpm else 60,
-    )
-    print(report.format_table())
-    print()
-    if report.differences:
-        print(f"{len(report.differences)} difference(s):")
-        print(report.format_differences(limit=args.limit or None))
-        print()
-    for warning in report.warnings:
-        print(f"warning: {warning}")
-    print(
-        f"API requests: source {report.requests['source']}, target {report.requests['target']}, "
-        f"total {report.requests['total']}; file downloads: source "
-        f"{report.downloads['source']}, target {report.downloads['target']}"
-    )
-    print("OK: target matches source" if report.ok else "FAILED: the sites differ")
+    from sources.webflow.client import WebflowError
+
+    try:
+        source, target = site_refs_from_config(args.source_site, args.target_site)
+        max_bytes = _config("sources.webflow.max_asset_bytes")
+        report = verify_sites(
+            source,
+            target,
+            collections=args.collections,
+            assets=not args.no_assets,
+            max_file_bytes=int(max_bytes) if max_bytes else DEFAULT_MAX_FILE_BYTES,
+        )
+    except (VerifyConfigError, WebflowError) as exc:  # messages carry no token (client redacts)
+        print(f"verify could not run: {exc}", file=sys.stderr)
+        return 2
+    print(report.format(limit=args.limit or None))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
     return 0 if report.ok else 1

@@ -27,6 +27,7 @@ class EmulatorServer:
         self._httpd: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._last: EmulatorHTTPServer | None = None  # keeps violations readable after stop()
+        self.admin: AdminClient = AdminClient(f"http://{host}:{port}")  # rebound by start()
 
     def start(self) -> EmulatorServer:
         if self._httpd is not None:

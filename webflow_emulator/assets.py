@@ -262,6 +262,7 @@ class AssetsMixin:
         kind = rules.check_file_name(file_name)
         file_hash = body.get("fileHash")
         if not isinstance(file_hash, str) or not rules.MD5_RE.match(file_hash):
+            # deviations: md5-file-hash
             raise invalid("fileHash", "fileHash must be the MD5 hex digest of the file")
         parent = body.get("parentFolder")
         if parent is not None and (not is_object_id(parent) or parent not in site.folders):

@@ -60,6 +60,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "`fileHash` must be the MD5 hex of the bytes (the S3 upload checks it); SHA-256 fails.",
     ),
     Deviation(
+        "unchanged-slug-400",
+        "O (notes 4.5)",
+        "A PATCH whose fieldData repeats the item's current slug fails like a duplicate slug "
+        "(400 validation_error, param slug), as observed on Webflow; clients must omit "
+        "unchanged slugs.",
+    ),
+    Deviation(
+        "json-content-type",
+        "I",
+        "A request body must be sent with a JSON Content-Type (anything containing `json`); "
+        "otherwise 400 bad_request.",
+    ),
+    Deviation(
         "limit-over-100",
         "I",
         "`limit` > 100 (or < 1, or offset < 0) is rejected with 400 validation_error instead of "
@@ -150,6 +163,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "I",
         "delete-item / delete-items in the primary locale (the default) delete the item in every "
         "locale; with a secondary cmsLocaleId only that locale's copy is removed.",
+    ),
+    Deviation(
+        "staged-delete-removes-live",
+        "I",
+        "A staged delete (delete-item / delete-items) also removes the live copy at once; "
+        "references to the deleted item in other items are left as they are.",
     ),
     Deviation(
         "unpublish-not-live-404",

@@ -34,7 +34,8 @@ class ApiError(Exception):
 
 
 def detail(param: str, description: str) -> dict[str, str]:
-    """One validation detail in the observed `{param, description}` form (deviations: details)."""
+    """One validation detail in the observed `{param, description}` form
+    (deviations: validation-details)."""
     return {"param": param, "description": description}
 
 

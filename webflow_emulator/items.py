@@ -273,7 +273,9 @@ class ItemsMixin:
         if "name" in data_in and data.get("name") is None:
             raise invalid("name", "Field 'name' is required")
         new_slug = data.get("slug")
-        if new_slug is not None and new_slug != loc.field_data.get("slug"):
+        if new_slug is not None and new_slug == loc.field_data.get("slug"):
+            raise self._slug_taken(new_slug)  # deviations: unchanged-slug-400
+        if new_slug is not None:
             owner = coll.slug_index.get(locale, {}).get(new_slug)
             batch = pending_slugs.setdefault(locale, {})
             if (owner is not None and owner != item.id) or batch.get(new_slug, item.id) != item.id:
@@ -413,7 +415,8 @@ class ItemsMixin:
     def create_items(
         self, collection_id: str, body: Any, live: bool, skip_invalid_files: bool
     ) -> dict[str, Any]:
-        """create-item / create-item-live: one item, or `{items:[...]}` (<= 100)."""
+        """create-item / create-item-live: one item, or `{items:[...]}` (<= 100); atomic
+        (deviations: bulk-atomic)."""
         coll = self.collection(collection_id)
         site = self.sites[coll.site_id]
         if not isinstance(body, dict):
@@ -516,7 +519,8 @@ class ItemsMixin:
     def update_items(
         self, collection_id: str, body: Any, live: bool, skip_invalid_files: bool
     ) -> dict[str, Any]:
-        """update-items(-live): <= 100 entries, each with id and optional cmsLocaleId; atomic."""
+        """update-items(-live): <= 100 entries, each with id and optional cmsLocaleId; atomic
+        (deviations: bulk-atomic)."""
         coll = self.collection(collection_id)
         if not isinstance(body, dict):
             raise invalid("body", "Expected an object")
@@ -543,8 +547,9 @@ class ItemsMixin:
 
     # --- delete / unpublish ----------------------------------------------------------------------
     def _remove_locale(self, coll: Collection, item: Item, locale: str) -> None:
-        """Staged delete: the primary locale removes the whole item (deviations:
-        delete-primary-deletes-all), a secondary only its own copy."""
+        """Staged delete: the primary locale removes the whole item, a secondary only its own
+        copy (deviations: delete-primary-deletes-all); live copies go too
+        (deviations: staged-delete-removes-live)."""
         site = self.sites[coll.site_id]
         doomed = list(item.locales) if locale == site.primary.cms_locale_id else [locale]
         for loc_id in doomed:

@@ -215,8 +215,9 @@ class World(ItemsMixin, AssetsMixin):
     @locked
     def reset(self) -> None:
         """Everything back to empty (the admin reset)."""
-        root = self.root_url
-        self.__init__(root)  # type: ignore[misc]
+        lock = self.lock
+        self.__init__(self.root_url)  # type: ignore[misc]
+        self.lock = lock  # threads queued on the lock must see the same lock afterwards
 
     # --- sites and tokens ------------------------------------------------------------------------
     @locked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WINDOW_EMULATED_SECONDS = 60.0
@@ -28,7 +29,7 @@ class RateLimiter:
     """A window of 60 emulated seconds (60/timeScale real seconds) per key, starting at the
     first request after the previous window ended (deviations: ratelimit-window)."""
 
-    def __init__(self, clock: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}  # key -> (window end, count)
         self._clock = clock

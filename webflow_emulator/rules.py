@@ -605,6 +605,7 @@ def check_field_data(
     if not isinstance(data, dict):
         raise invalid(param, "fieldData must be an object")
     errors: list[dict[str, str]] = []
+    failed: set[str] = set()
     out: dict[str, Any] = {}
     for key, value in data.items():
         field = fields.get(key)
@@ -614,6 +615,7 @@ def check_field_data(
         if value is None or (value == "" and field.slug not in SYSTEM_SLUGS):
             if field.is_required:
                 errors.append(detail(key, f"Field '{key}' is required"))
+                failed.add(key)
             else:
                 out[key] = None
             continue
@@ -621,16 +623,20 @@ def check_field_data(
             checked = check_value(field, value, ctx, skip_invalid_files)
         except ApiError as exc:
             errors.extend(exc.details)
+            failed.add(key)
             continue
         if checked is SKIP:
-            continue  # an invalid file dropped (skipInvalidFiles=true); an empty value stays empty
-        if isinstance(checked, list) and not checked and field.type in ("MultiImage",):
-            out[key] = None
+            continue  # an invalid file dropped (skipInvalidFiles=true): the value stays as it was
+        if isinstance(checked, list) and not checked and field.type == "MultiImage":
+            checked = None
+        if checked is None and field.is_required:
+            errors.append(detail(key, f"Field '{key}' is required"))
+            failed.add(key)
             continue
         out[key] = checked
     if creating:
         for slug, field in fields.items():
-            if field.is_required and out.get(slug) is None and slug not in data:
+            if field.is_required and out.get(slug) is None and slug not in failed:
                 errors.append(detail(slug, f"Field '{slug}' is required"))
     if errors:
         raise validation_error(errors)

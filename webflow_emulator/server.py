@@ -157,6 +157,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch()
 
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         body = self._read_body()
@@ -166,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._api(path[3:] or "/", url.query, body)
             elif path.startswith("/_emulator/"):
                 self._admin(path, body)
-            elif path.startswith("/_cdn/") and self.command == "GET":
+            elif path.startswith("/_cdn/") and self.command in ("GET", "HEAD"):
                 self._cdn(path)
             elif path.startswith("/_s3/") and self.command == "POST":
                 self._s3(path, body)
@@ -202,6 +205,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.not_found()
             if req.token is None:
                 raise errors.not_authorized()
+            req.site_id = self._site_hint(route, req)
             plan = srv.faults.draw(op, srv.time_scale)
             if plan.latency_s:
                 time.sleep(plan.latency_s)
@@ -237,6 +241,19 @@ class Handler(BaseHTTPRequestHandler):
                 op, method, "/v2" + path, query, dict(self.headers.items()), raw, status, sent, body
             )
 
+    def _site_hint(self, route: routes.Route, req: routes.Request) -> str | None:
+        """The site a request concerns, for stats even when it fails or is faulted."""
+        token = req.token
+        if route.resource is None:
+            return token.site_ids[0] if token is not None and len(token.site_ids) == 1 else None
+        value = req.params.get(route.resource[1], "")
+        if not is_object_id(value):
+            return None
+        try:
+            return self.server.world.site_of(route.resource[0], value)
+        except ApiError:
+            return None
+
     def _token(self) -> Any:
         auth = self.headers.get("Authorization") or ""
         scheme, _, token = auth.partition(" ")
@@ -262,6 +279,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.forbidden()  # deviations: foreign-site-403
         req.query = parse_query(query)
         if raw.strip():
+            if "json" not in (self.headers.get("Content-Type") or "").lower():
+                # deviations: json-content-type
+                raise errors.bad_request("Bad Request: Content-Type must be application/json")
             try:
                 req.body = json.loads(raw)
             except (ValueError, UnicodeDecodeError):
@@ -442,6 +462,26 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             unknown = set(f) - allowed
             if unknown:
                 raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+            for rate in ("errorRate", "resetRate", "lostResponseRate"):
+                v = f.get(rate, 0)
+                if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v <= 1:
+                    raise ValueError(f"{rate} must be a number between 0 and 1")
+            if "latencyMs" in f and (
+                not isinstance(f["latencyMs"], int | float) or f["latencyMs"] < 0
+            ):
+                raise ValueError("latencyMs must be a non-negative number")
+            statuses = f.get("statuses", [500])
+            if (
+                not isinstance(statuses, list)
+                or not statuses
+                or not all(isinstance(x, int) and 500 <= x <= 599 for x in statuses)
+            ):
+                raise ValueError("statuses must be a non-empty list of 5xx codes")
+            ops = f.get("operations")
+            if ops is not None and not (
+                isinstance(ops, list) and all(isinstance(o, str) for o in ops)
+            ):
+                raise ValueError("operations must be a list of operationIds or null")
             merged = {k: v for k, v in self.faults.config.items() if k in allowed}
             merged.update(f)
             self.faults.configure(merged)

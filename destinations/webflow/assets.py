@@ -52,9 +52,9 @@ def plan_assets(
         if folder.id in known:
             continue
         parent = known.get(folder.parent_id) if folder.parent_id else None
-        existing = by_name_parent.get((folder.name, parent)) if (
-            not folder.parent_id or parent
-        ) else None
+        existing = (
+            by_name_parent.get((folder.name, parent)) if (not folder.parent_id or parent) else None
+        )
         if existing:
             known[folder.id] = existing
             map_rows.append([folder.id, existing, folder.name])

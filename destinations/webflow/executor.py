@@ -159,10 +159,10 @@ class Executor:
     def _op_create_collection(self, cid: str, p: dict[str, Any]) -> None:
         if cid in self.ledger.collections(self.site):
             return
-        if self._begin("create_collection", cid, {"slug": p["slug"]}):
-            if self._recover_collection(cid, p):
-                self._finish()
-                return
+        earlier = self._begin("create_collection", cid, {"slug": p["slug"]})
+        if earlier and self._recover_collection(cid, p):
+            self._finish()
+            return
         targets = self.ledger.collections(self.site)
         body = {
             "displayName": p["displayName"],
@@ -180,7 +180,9 @@ class Executor:
             self._finish()
             return
         self._record_collection(cid, p["fields"], created)
-        self._audit("create-collection", "ok", collection=cid, source_id=cid, target_id=created["id"])
+        self._audit(
+            "create-collection", "ok", collection=cid, source_id=cid, target_id=created["id"]
+        )
         self._finish()
 
     def _recover_collection(self, cid: str, p: dict[str, Any]) -> bool:
@@ -217,7 +219,9 @@ class Executor:
             self._recover_field(cid, tcid, spec)
         else:
             self._record_fields(cid, [field], [spec])
-        self._audit("create-field", "ok", collection=cid, source_id=spec["slug"], target_id=field.id)
+        self._audit(
+            "create-field", "ok", collection=cid, source_id=spec["slug"], target_id=field.id
+        )
         self._finish()
 
     def _recover_field(self, cid: str, tcid: str, spec: dict[str, Any]) -> bool:
@@ -261,7 +265,10 @@ class Executor:
 
     def _recover_folder(self, p: dict[str, Any], parent: str | None) -> bool:
         for page in self.client.paginate(
-            f"/sites/{self.site}/asset_folders", None, "assetFolders", operation="list-asset-folders"
+            f"/sites/{self.site}/asset_folders",
+            None,
+            "assetFolders",
+            operation="list-asset-folders",
         ):
             for f in page.items:
                 if f.get("displayName") == p["name"] and (f.get("parentFolder") or None) == parent:
@@ -334,7 +341,12 @@ class Executor:
             patched = self.client.patch(f"/assets/{created['id']}", patch, operation="patch-asset")
             hosted = (patched or {}).get("hostedUrl") or hosted
         self.ledger.put_asset(
-            self.site, md5, created["id"], hosted, p["file_name"], p.get("alt_text"),
+            self.site,
+            md5,
+            created["id"],
+            hosted,
+            p["file_name"],
+            p.get("alt_text"),
             p.get("display_name"),
         )
         self.ledger.put_asset_sources(self.site, keys)
@@ -376,7 +388,8 @@ class Executor:
 
     def _op_adopt_items(self, cid: str, p: dict[str, Any]) -> None:
         self.ledger.put_items(
-            self.site, [(cid, src, loc, tgt, slug, None, False) for src, loc, tgt, slug in p["rows"]]
+            self.site,
+            [(cid, src, loc, tgt, slug, None, False) for src, loc, tgt, slug in p["rows"]],
         )
         for src, _loc, tgt, _slug in p["rows"][:1]:
             self._audit("adopt-item", "ok", collection=cid, source_id=src, target_id=tgt)
@@ -398,12 +411,22 @@ class Executor:
         prepared = []
         for e in todo:
             t = transform(
-                e["field_data"], p["ctx"], e.get("md5") or {}, lookups,
-                defer=e.get("defer") or [], drop_unresolved=True,
+                e["field_data"],
+                p["ctx"],
+                e.get("md5") or {},
+                lookups,
+                defer=e.get("defer") or [],
+                drop_unresolved=True,
             )
             for slug, reason in t.problems:
-                self._audit("create-items", "warning", collection=cid, source_id=e["id"],
-                            field=slug, error=reason)
+                self._audit(
+                    "create-items",
+                    "warning",
+                    collection=cid,
+                    source_id=e["id"],
+                    field=slug,
+                    error=reason,
+                )
             prepared.append((e, t.field_data))
 
         def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
@@ -427,7 +450,9 @@ class Executor:
                 tid = by_slug.get(fd.get("slug"))
                 if tid is None:
                     continue
-                rows.extend((cid, e["id"], t, tid, fd.get("slug"), None, False) for t in p["locales"])
+                rows.extend(
+                    (cid, e["id"], t, tid, fd.get("slug"), None, False) for t in p["locales"]
+                )
                 self._audit("create-items", "ok", collection=cid, source_id=e["id"], target_id=tid)
             self.ledger.put_items(self.site, rows)
         self._finish()
@@ -449,7 +474,9 @@ class Executor:
         for slug, tid in found.items():
             e = wanted[slug]
             rows.extend((cid, e["id"], t, tid, slug, None, False) for t in tags)
-            self._audit("create-items", "recovered", collection=cid, source_id=e["id"], target_id=tid)
+            self._audit(
+                "create-items", "recovered", collection=cid, source_id=e["id"], target_id=tid
+            )
         self.ledger.put_items(self.site, rows)
         return [e for s, e in wanted.items() if s not in found]
 
@@ -463,16 +490,30 @@ class Executor:
         for e in p["entries"]:
             tid = mapped.get(e["id"])
             if tid is None:
-                self._audit(operation, "skipped", collection=cid, source_id=e["id"],
-                            locale=e["locale"], error="item was not created in the target")
+                self._audit(
+                    operation,
+                    "skipped",
+                    collection=cid,
+                    source_id=e["id"],
+                    locale=e["locale"],
+                    error="item was not created in the target",
+                )
                 continue
             body: dict[str, Any] = {"id": tid, "cmsLocaleId": locales[e["locale"]]}
             if "field_data" in e:
-                t = transform(e["field_data"], p["ctx"], e.get("md5") or {}, lookups,
-                              drop_unresolved=True)
+                t = transform(
+                    e["field_data"], p["ctx"], e.get("md5") or {}, lookups, drop_unresolved=True
+                )
                 for slug, reason in t.problems:
-                    self._audit(operation, "warning", collection=cid, source_id=e["id"],
-                                locale=e["locale"], field=slug, error=reason)
+                    self._audit(
+                        operation,
+                        "warning",
+                        collection=cid,
+                        source_id=e["id"],
+                        locale=e["locale"],
+                        field=slug,
+                        error=reason,
+                    )
                 if t.field_data:
                     body["fieldData"] = t.field_data
             if "is_draft" in e:
@@ -498,8 +539,14 @@ class Executor:
 
         for batch, _answer in self._isolate(prepared, send, cid, "update-items"):
             for e, b in batch:
-                self._audit("update-items", "ok", collection=cid, source_id=e["id"],
-                            target_id=b["id"], locale=e["locale"])
+                self._audit(
+                    "update-items",
+                    "ok",
+                    collection=cid,
+                    source_id=e["id"],
+                    target_id=b["id"],
+                    locale=e["locale"],
+                )
 
     def _targets(self, cid: str, p: dict[str, Any], operation: str) -> list[tuple[dict, dict]]:
         mapped = self.ledger.target_item_ids(self.site)
@@ -508,8 +555,13 @@ class Executor:
         for e in p["items"]:
             tid = mapped.get(e["id"])
             if tid is None:
-                self._audit(operation, "skipped", collection=cid, source_id=e["id"],
-                            error="item was not created in the target")
+                self._audit(
+                    operation,
+                    "skipped",
+                    collection=cid,
+                    source_id=e["id"],
+                    error="item was not created in the target",
+                )
                 continue
             body: dict[str, Any] = {"id": tid}
             if e.get("locales"):
@@ -522,12 +574,15 @@ class Executor:
         prepared = self._targets(cid, p, "publish-item")
         if not prepared:
             return
-        answer = self.client.post(
-            f"/collections/{tcid}/items/publish",
-            {"items": [b for _e, b in prepared]},
-            operation="publish-item",
-            idempotent=True,
-        ) or {}
+        answer = (
+            self.client.post(
+                f"/collections/{tcid}/items/publish",
+                {"items": [b for _e, b in prepared]},
+                operation="publish-item",
+                idempotent=True,
+            )
+            or {}
+        )
         errors = " ".join(answer.get("errors") or [])
         for e, b in prepared:
             failed = b["id"] in errors
@@ -590,7 +645,7 @@ class Executor:
                     done.append((batch, None))
                     continue
                 culprits = _culprits(batch, exc.details) if len(batch) > 1 else {0}
-                if culprits and len(culprits) < len(batch) or len(batch) == 1:
+                if (culprits and len(culprits) < len(batch)) or len(batch) == 1:
                     for i in sorted(culprits):
                         e, b = batch[i]
                         field, reason = _reason(exc, b)
@@ -636,9 +691,8 @@ def _culprits(batch: list[tuple[dict[str, Any], dict[str, Any]]], details: list[
         for i, (_e, b) in enumerate(batch):
             fd = _field_data(b)
             value = fd.get(slug)
-            if "required" in text.lower() and value is None:
-                hits.add(i)
-            elif value is not None and _mentions(text, value):
+            missing = "required" in text.lower() and value is None
+            if missing or (value is not None and _mentions(text, value)):
                 hits.add(i)
         found |= hits
     return found
@@ -681,5 +735,5 @@ def _commit_state() -> None:
         from dlt.common.storages.load_package import commit_load_package_state
 
         commit_load_package_state()
-    except Exception:  # noqa: BLE001 - outside a dlt load (direct execution): nothing to commit
+    except Exception:
         pass

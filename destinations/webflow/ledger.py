@@ -128,7 +128,9 @@ class Ledger:
 
     # locales, collections, fields, options
 
-    def put_locale(self, site: str, tag: str, source_id: str, target_id: str, primary: bool) -> None:
+    def put_locale(
+        self, site: str, tag: str, source_id: str, target_id: str, primary: bool
+    ) -> None:
         self._exec(
             "insert or replace into locale_map values (?, ?, ?, ?, ?)",
             (site, tag, source_id, target_id, primary),
@@ -285,8 +287,7 @@ class Ledger:
     def target_item_ids(self, site: str) -> dict[str, str]:
         """Source item id -> target item id (ids are the same in every locale)."""
         rows = self._exec(
-            "select distinct source_item_id, target_item_id from item_map "
-            "where target_site_id = ?",
+            "select distinct source_item_id, target_item_id from item_map where target_site_id = ?",
             (site,),
         )
         return dict(rows)

@@ -84,9 +84,7 @@ class ItemVersion:
     def content_hash(self) -> str:
         """Changes whenever anything the target must mirror changes."""
         payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
-        return hashlib.sha1(
-            json.dumps(payload, sort_keys=True, default=str).encode()
-        ).hexdigest()
+        return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass

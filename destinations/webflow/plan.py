@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,12 @@ class Plan:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(self.requests_by_operation().items()))
         lines.append(f"writes: {self.write_requests} requests ({ops or 'none'})")
         lines.append(f"uploads to S3: {self.uploads}; reads for planning: {self.read_requests}")
-        minutes = self.estimated_seconds() / 60
-        lines.append(
-            f"total: {self.requests} API requests, about {minutes:.0f} min at "
-            f"{self.requests_per_minute} requests/min"
-        )
+        if self.requests_per_minute:
+            minutes = self.estimated_seconds() / 60
+            pace = f"about {minutes:.0f} min at {self.requests_per_minute} requests/min"
+        else:
+            pace = "not paced"
+        lines.append(f"total: {self.requests} API requests, {pace}")
         for p in self.problems:
             lines.append(f"PROBLEM: {p}")
         return "\n".join(lines)
@@ -149,6 +150,25 @@ def _md5_of_target(client: WebflowClient) -> Any:
     return md5_of
 
 
+def _with_collections(source: SourceSite, slugs: list[str] | None) -> SourceSite:
+    """The source limited to `slugs` plus the collections they reference (transitively)."""
+    if slugs is None:
+        return source
+    keep = {c.id for c in source.collections if c.slug in slugs}
+    grew = True
+    while grew:
+        refs = {
+            f.reference_collection_id
+            for c in source.collections
+            if c.id in keep
+            for f in c.fields
+            if f.reference_collection_id
+        }
+        grew = not refs <= keep
+        keep |= refs
+    return replace(source, collections=[c for c in source.collections if c.id in keep])
+
+
 def build_plan(
     source: SourceSite,
     target: TargetSite,
@@ -163,7 +183,12 @@ def build_plan(
     site = target.site_id
     reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
     ledger = open_ledger(ledger_path)
-    schema = plan_schema(source, target, ledger.collections(site), ledger.fields(site))
+    schema = plan_schema(
+        _with_collections(source, collections),
+        target,
+        ledger.collections(site),
+        ledger.fields(site),
+    )
 
     ledger_assets = ledger.assets(site)
     unmapped = {a.md5 for a in source.assets if a.md5} - set(ledger_assets)

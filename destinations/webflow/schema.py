@@ -74,15 +74,11 @@ def field_body(spec: dict[str, Any], target_collection_ids: dict[str, str]) -> d
 
 def _user_fields(c: Collection) -> list[Field]:
     return [
-        f
-        for f in c.fields
-        if f.slug not in SYSTEM_FIELD_SLUGS and f.type not in NOT_WRITABLE_TYPES
+        f for f in c.fields if f.slug not in SYSTEM_FIELD_SLUGS and f.type not in NOT_WRITABLE_TYPES
     ]
 
 
-def match_collection(
-    c: Collection, target: TargetSite, ledger_id: str | None
-) -> Collection | None:
+def match_collection(c: Collection, target: TargetSite, ledger_id: str | None) -> Collection | None:
     by_id = {t.id: t for t in target.collections}
     if ledger_id and ledger_id in by_id:
         return by_id[ledger_id]
@@ -226,7 +222,13 @@ def plan_schema(
         for f in _user_fields(c):
             if f.type in REFERENCE_TYPES and f.reference_collection_id not in done:
                 ref_new.append(
-                    Op(PHASE_REFERENCE_FIELDS, "create_field", cid, {"field": field_spec(f)}, count=1)
+                    Op(
+                        PHASE_REFERENCE_FIELDS,
+                        "create_field",
+                        cid,
+                        {"field": field_spec(f)},
+                        count=1,
+                    )
                 )
             else:
                 at_creation.append(field_spec(f))

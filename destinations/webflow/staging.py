@@ -22,7 +22,6 @@ import duckdb
 
 from .errors import StagingError
 from .model import Asset, Collection, Field, Folder, Item, ItemVersion, Locale, SourceSite
-from .settings import ECOMMERCE_SLUGS
 
 
 def _json(value: Any) -> Any:
@@ -122,8 +121,6 @@ def load_source(
         colls: list[Collection] = []
         tables: dict[str, str] = {}
         for r in sorted(coll_rows, key=lambda r: str(r.get("created_on") or "")):
-            if r.get("slug") in ECOMMERCE_SLUGS:
-                continue
             colls.append(
                 Collection(
                     id=r["id"],
@@ -151,7 +148,7 @@ def load_source(
             cols = _columns(con, ds, table)
             rows = _rows(
                 con,
-                f'select id, locale, cms_locale_id, state, is_draft, is_archived, field_data '
+                f"select id, locale, cms_locale_id, state, is_draft, is_archived, field_data "
                 f'from {q}."{table}"{_not_deleted(cols)} order by created_on, id',
             )
             items[c.id] = _items(c.id, rows, locales)

@@ -71,7 +71,9 @@ def read_target(client: WebflowClient, site_id: str) -> TargetSite:
 
 def read_assets(client: WebflowClient, site_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for page in client.paginate(f"/sites/{site_id}/assets", None, "assets", operation="list-assets"):
+    for page in client.paginate(
+        f"/sites/{site_id}/assets", None, "assets", operation="list-assets"
+    ):
         out.extend(page.items)
     return out
 

@@ -15,7 +15,9 @@ from typing import Any
 from .model import Collection
 from .settings import FILE_TYPES, NOT_WRITABLE_TYPES, REFERENCE_TYPES
 
-_URL_ATTR = re.compile(r"""(?P<attr>\b(?:src|href|srcset|data-src)\s*=\s*)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I)
+_URL_ATTR = re.compile(
+    r"""(?P<attr>\b(?:src|href|srcset|data-src)\s*=\s*)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I
+)
 
 
 @dataclass

@@ -57,9 +57,62 @@ def test_config_roundtrip_and_reset(world: World) -> None:
     assert world.api.get("/sites").status_code == 401  # tokens are gone too
 
 
-def test_deviations_are_documented() -> None:
+def test_bad_fault_settings_are_refused(world: World) -> None:
+    url = world.emu.root_url + "/_emulator/config"
+    for faults in ({"errorRate": 2}, {"statuses": [404]}, {"bogus": 1}, {"operations": "x"}):
+        assert requests.patch(url, json={"faults": faults}, timeout=5).status_code == 400
+
+
+def test_validator_hook_sees_every_v2_exchange() -> None:
+    seen: list[tuple[str, str, int]] = []
+
+    class Recorder:
+        def check(
+            self,
+            method: str,
+            path: str,
+            query: str,
+            headers: dict[str, str],
+            body: bytes,
+            status: int,
+            response_headers: dict[str, str],
+            response_body: bytes,
+        ) -> list[str]:
+            seen.append((method, path, status))
+            return ["response: made up"] if status == 404 else []
+
+    with EmulatorServer() as emu:
+        emu.httpd.validator = Recorder()
+        site = emu.admin.create_site("S")
+        api = Api(emu.base_url, emu.admin.mint_token([site["id"]]))
+        api.get("/sites")
+        api.get("/collections/0123456789abcdef01234567")
+        assert seen[0] == ("GET", "/v2/sites", 200)
+        assert emu.validated_count == 2
+        assert emu.violations == [
+            {
+                "operation": "collection-details",
+                "method": "GET",
+                "path": "/v2/collections/0123456789abcdef01234567",
+                "status": 404,
+                "violations": ["response: made up"],
+            }
+        ]
+    assert emu.validated_count == 2  # still readable after stop()
+
+
+def test_deviations_are_documented_and_cited() -> None:
+    """Every `deviations: <key>` comment names a listed deviation, and every one is cited."""
+    import pathlib
+    import re
+
     assert len(BY_KEY) == len(DEVIATIONS)
     assert all(d.text and d.source for d in DEVIATIONS)
+    package = pathlib.Path(__file__).parents[2] / "webflow_emulator"
+    cited = set()
+    for path in package.glob("*.py"):
+        cited |= set(re.findall(r"deviations: ([a-z0-9-]+)", path.read_text()))
+    assert cited == set(BY_KEY)
 
 
 def test_cli_serves_and_seeds() -> None:

@@ -210,3 +210,54 @@ def test_image_fields_rehost_files(api: Api, world: World) -> None:
     assert "cover" not in skipped["fieldData"]
     files = world.emu.admin.export_site(world.site_id)["files"]
     assert {f["url"] for f in files} >= {cover["url"], item["attachment"]["url"]}
+
+
+def test_image_urls_of_another_site_are_rehosted_into_the_target(world: World) -> None:
+    asset = world.upload("photo.png", PNG)
+    target = world.emu.admin.create_site("Target")
+    api = Api(world.emu.base_url, world.emu.admin.mint_token([target["id"]]))
+    coll = api.ok(
+        "POST",
+        f"/sites/{target['id']}/collections",
+        json={
+            "displayName": "P",
+            "singularName": "P",
+            "fields": [{"type": "Image", "displayName": "Cover"}],
+        },
+    )
+    path = f"/collections/{coll['id']}/items"
+    by_url = api.ok(
+        "POST",
+        path,
+        status=202,
+        json={
+            "fieldData": {
+                "name": "A",
+                "slug": "a",
+                "cover": {"url": asset["hostedUrl"], "alt": None},
+            }
+        },
+    )
+    cover = by_url["fieldData"]["cover"]
+    assert f"/_cdn/{target['id']}/" in cover["url"]
+    # a foreign fileId is not kept: the URL is fetched and re-hosted instead
+    source_file = asset["hostedUrl"].rsplit("/", 1)[1].split("_", 1)[0]
+    foreign = api.ok(
+        "POST",
+        path,
+        status=202,
+        json={
+            "fieldData": {
+                "name": "B",
+                "slug": "b",
+                "cover": {"fileId": source_file, "url": asset["hostedUrl"]},
+            }
+        },
+    )
+    assert foreign["fieldData"]["cover"]["fileId"] not in (source_file, cover["fileId"])
+    r = api.post(
+        path,
+        params={"skipInvalidFiles": "false"},
+        json={"fieldData": {"name": "C", "slug": "c", "cover": {"fileId": source_file}}},
+    )
+    assert r.status_code == 400 and r.json()["details"][0]["param"] == "cover"

@@ -90,6 +90,13 @@ def test_malformed_json_and_wrong_body_shape_are_bad_request(api: Api, world: Wo
     }
     assert api.post(path, json=[1, 2], invalid=True).json()["code"] == "bad_request"
     assert api.post(path, invalid=True).status_code == 400
+    r = api.post(
+        path,
+        data=b'{"displayName": "A", "singularName": "A"}',
+        invalid=True,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert r.status_code == 400 and r.json()["code"] == "bad_request"
 
 
 def test_list_limit_over_100_and_bulk_over_100_are_rejected(api: Api, world: World) -> None:

@@ -156,6 +156,15 @@ def test_required_fields_and_duplicate_slug(api: Api, posts: dict[str, Any], wor
     assert fr.status_code == 202 and fr.json()["cmsLocaleId"] == world.fr
 
 
+def test_patch_repeating_the_current_slug_fails(api: Api, posts: dict[str, Any]) -> None:
+    item = create(api, posts, name="A", slug="a")
+    r = api.patch(f"{posts['path']}/{item['id']}", json={"fieldData": {"slug": "a"}})
+    assert r.status_code == 400 and r.json()["details"][0]["param"] == "slug"
+    ok = api.patch(f"{posts['path']}/{item['id']}", json={"fieldData": {"slug": "a2"}})
+    assert ok.status_code == 200 and ok.json()["fieldData"]["slug"] == "a2"
+    assert create(api, posts, name="B", slug="a")["fieldData"]["slug"] == "a"  # old slug freed
+
+
 def test_null_clears_optional_field(api: Api, posts: dict[str, Any]) -> None:
     item = create(api, posts, name="A", slug="a", summary="x")
     updated = api.ok(

@@ -39,7 +39,10 @@ def _item_versions(entry: Mapping[str, Any]) -> Iterable[tuple[dict[str, Any], s
             for state in ("staged", "live"):
                 version = loc.get(state)
                 if version:
-                    yield {"id": entry["id"], "cmsLocaleId": loc.get("cmsLocaleId"), **version}, state
+                    yield (
+                        {"id": entry["id"], "cmsLocaleId": loc.get("cmsLocaleId"), **version},
+                        state,
+                    )
         return
     for state in ("staged", "live"):
         versions = entry.get(state)

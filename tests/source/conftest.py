@@ -27,6 +27,7 @@ class RunResult:
     row_counts: dict[str, int]
     client_stats: dict[str, Any]
     emulator_stats: dict[str, Any]
+    load_id: str | None
 
     def data_rows(self) -> dict[str, int]:
         """Row counts without dlt's own tables."""
@@ -81,10 +82,11 @@ class Extractor:
             client=client,
             **source_kwargs,
         )
-        self.pipeline.run(source, **self._run_kwargs())
+        info = self.pipeline.run(source, **self._run_kwargs())
         trace = self.pipeline.last_trace
         counts = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
-        return RunResult(counts, client.stats.snapshot(), self.emulator.admin.stats())
+        load_id = info.loads_ids[-1] if info.loads_ids else None
+        return RunResult(counts, client.stats.snapshot(), self.emulator.admin.stats(), load_id)
 
     def _run_kwargs(self) -> dict[str, Any]:
         return {}

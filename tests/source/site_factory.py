@@ -107,7 +107,12 @@ def _create_schema(fs: FactorySite) -> None:
         "Blog Post",
         "blog-posts",
         [
-            {"type": "PlainText", "displayName": "Summary", "slug": "summary", "helpText": "Teaser"},
+            {
+                "type": "PlainText",
+                "displayName": "Summary",
+                "slug": "summary",
+                "helpText": "Teaser",
+            },
             {"type": "RichText", "displayName": "Body", "slug": "body"},
             {"type": "DateTime", "displayName": "Published Date", "slug": "published-date"},
             {"type": "Number", "displayName": "Reading Time", "slug": "reading-time"},
@@ -168,7 +173,10 @@ def _create_tags(fs: FactorySite, count: int) -> None:
     fs.item_ids["tags"] = b.create_items(cid, data)
     b.update_items(
         cid,
-        [{"id": i, "fieldData": {"name": f"Étiquette {s}"}} for s, i in fs.item_ids["tags"].items()],
+        [
+            {"id": i, "fieldData": {"name": f"Étiquette {s}"}}
+            for s, i in fs.item_ids["tags"].items()
+        ],
         locale=fs.secondary_locale,
     )
     b.publish(cid, fs.item_ids["tags"].values())
@@ -200,7 +208,9 @@ def _post_data(fs: FactorySite, n: int, images_every: int) -> dict[str, Any]:
     if images_every and n % images_every == 0:
         cover = covers[n % len(covers)]
         data["hero-image"] = {"url": cover["hostedUrl"], "alt": f"Hero {n}"}
-        data["gallery"] = [{"url": c["hostedUrl"], "alt": f"G{k}"} for k, c in enumerate(covers[:2])]
+        data["gallery"] = [
+            {"url": c["hostedUrl"], "alt": f"G{k}"} for k, c in enumerate(covers[:2])
+        ]
         data["attachment"] = {"url": pdf["hostedUrl"]}
         data["body"] += f'<figure><img src="{cover["hostedUrl"]}" alt="inline"></figure>'
     return data
@@ -233,7 +243,9 @@ def _create_posts(fs: FactorySite, count: int, images_every: int) -> None:
     published = [ordered[n] for n in range(count) if n % 3 != 2]
     b.publish(cid, published)
     edited = [ordered[n] for n in range(0, count, 6)]
-    b.update_items(cid, [{"id": i, "fieldData": {"summary": "Edited after publishing"}} for i in edited])
+    b.update_items(
+        cid, [{"id": i, "fieldData": {"summary": "Edited after publishing"}} for i in edited]
+    )
     archived = [ordered[n] for n in range(count) if n % 10 == 9]
     if archived:
         b.update_items(cid, [{"id": i, "isArchived": True} for i in archived])

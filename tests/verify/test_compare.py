@@ -8,6 +8,7 @@ from typing import Any
 from pipelines.verify import (
     FileHasher,
     SiteSnapshot,
+    _list_items,
     build_index,
     compare_snapshots,
     excerpt_pair,
@@ -106,7 +107,7 @@ def test_hasher_fetches_each_url_once_and_records_failures() -> None:
     files = FileHasher(md5, lambda url: True)
     files.prefetch(["u1", "u1", "u2", "missing"])
     assert files.md5("u1") == "md5:" + "0" * 32
-    assert files.md5("missing") == "unavailable:FileNotFoundError"
+    assert files.md5("missing") == "unavailable:FileNotFoundError:missing"
     assert sorted(calls) == ["missing", "u1", "u2"] and files.downloads == 3
     assert len(files.failures) == 1
 
@@ -123,3 +124,46 @@ def test_excerpt_shows_the_first_difference() -> None:
     b = "x" * 500 + "BBB" + "y" * 500
     sa, sb = excerpt_pair(a, b, 60)
     assert "AAA" in sa and "BBB" in sb and len(sa) < 80
+
+
+class PagingClient:
+    """A fake client listing 150 items in 2 locales, paging by entry or by item."""
+
+    def __init__(self, by_item: bool) -> None:
+        self.by_item = by_item
+        self.calls = 0
+        self.entries = [
+            {"id": f"i{n}", "cmsLocaleId": loc, "fieldData": {"slug": f"s{n}"}}
+            for n in range(150)
+            for loc in ("L1", "L2")
+        ]
+
+    def get(self, path: str, params: dict[str, Any], operation: str) -> dict[str, Any]:
+        self.calls += 1
+        assert params["cmsLocaleId"] == "L1,L2" and params["limit"] == 100
+        off, lim = params["offset"], params["limit"]
+        if self.by_item:  # offset/limit count items; a page holds every locale of them
+            page = self.entries[2 * off : 2 * (off + lim)]
+            return {"items": page, "pagination": {"offset": off, "limit": lim, "total": 150}}
+        page = self.entries[off : off + lim]
+        return {"items": page, "pagination": {"offset": off, "limit": lim, "total": 300}}
+
+
+def test_one_listing_for_all_locales_whatever_offset_counts() -> None:
+    for by_item, calls in ((False, 3), (True, 2)):
+        client = PagingClient(by_item)
+        items = _list_items(client, "c1", False, ["L1", "L2"])
+        assert [(i["id"], i["cmsLocaleId"]) for i in items] == [
+            (e["id"], e["cmsLocaleId"]) for e in client.entries
+        ]
+        assert client.calls == calls
+
+
+def test_missing_locale_reported_once_not_per_item() -> None:
+    src = snapshot([item("a"), {**item("a"), "cmsLocaleId": "L2"}])
+    src.site["locales"]["secondary"] = [{"cmsLocaleId": "L2", "tag": "fr-FR"}]
+    tgt = snapshot([item("a")])
+    report = compare_snapshots(src, tgt, hasher(), hasher(), assets=False)
+    assert [(d.kind, d.what, d.locale) for d in report.differences] == [
+        ("locale", "missing", "fr-FR")
+    ]

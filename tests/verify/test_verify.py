@@ -3,11 +3,16 @@ exactly, and verify only ever reads."""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from verify_world import NOTES, POSTS, BuiltSite, build_site
 
+import pipelines.verify as verify_module
 from pipelines.verify import Difference, SiteRef, VerifyReport, main, verify_sites
 
 READ_SCOPES = ["sites:read", "cms:read", "assets:read"]
@@ -17,6 +22,13 @@ READ_SCOPES = ["sites:read", "cms:read", "assets:read"]
 def sites(emulator: Any) -> tuple[BuiltSite, BuiltSite]:
     """Source and target built the same way: what a perfect migration leaves behind."""
     return build_site(emulator, "Source"), build_site(emulator, "Target")
+
+
+@pytest.fixture
+def reset_after(emulator: Any) -> Iterator[None]:
+    """Leaves no rate limit or fault config behind for tests that use the shared server as is."""
+    yield
+    emulator.admin.reset()
 
 
 def ref(emulator: Any, site: BuiltSite) -> SiteRef:
@@ -416,7 +428,7 @@ def test_asset_folder_mismatch(emulator: Any) -> None:
         ("folder", "extra", "Images/Extra"),
     }
     moved = next(d for d in report.differences if d.kind == "asset")
-    assert (moved.source, moved.target) == ("", "Documents")
+    assert (moved.source, moved.target) == ("(root)", "Documents")
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -427,9 +439,11 @@ def test_cli_exit_codes_and_tokens_from_env(
     sites: tuple[BuiltSite, BuiltSite],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     src, tgt = sites
     src_ref, tgt_ref = ref(emulator, src), ref(emulator, tgt)
+    monkeypatch.setenv("DLT_PROJECT_DIR", os.getcwd())
     monkeypatch.setenv("SOURCES__WEBFLOW__API_TOKEN", src_ref.token)
     monkeypatch.setenv("DESTINATION__WEBFLOW__API_TOKEN", tgt_ref.token)
     monkeypatch.setenv("SOURCES__WEBFLOW__BASE_URL", emulator.base_url)
@@ -446,13 +460,33 @@ def test_cli_exit_codes_and_tokens_from_env(
     assert src_ref.token not in out and tgt_ref.token not in out
     with pytest.raises(SystemExit):
         main([*argv, "--token", "x"])  # there is no way to pass a token on the command line
+    capsys.readouterr()
+    # the full report as JSON
+    out_file = tmp_path / "report.json"
+    assert main([*argv, "--json", str(out_file)]) == 1
+    saved = json.loads(out_file.read_text())
+    assert saved["ok"] is False and saved["differences"][0]["field"] == "summary"
+    assert src_ref.token not in out_file.read_text()
+    # exit 2 when verify cannot run: a rejected token (never echoed), or no token at all
+    monkeypatch.setenv("DESTINATION__WEBFLOW__API_TOKEN", "not-a-valid-token")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "not-a-valid-token" not in err and "401" in err
+    real_secret = verify_module._secret
+    monkeypatch.setattr(  # as if neither the env nor .dlt/secrets.toml had a target token
+        verify_module,
+        "_secret",
+        lambda key: None if key.startswith("destination.") else real_secret(key),
+    )
+    assert main(argv) == 2
+    assert "DESTINATION__WEBFLOW__API_TOKEN" in capsys.readouterr().err
 
 
 # -- robustness ----------------------------------------------------------------------------------
 
 
 def test_verify_paces_under_the_rate_limit(
-    emulator: Any, sites: tuple[BuiltSite, BuiltSite]
+    emulator: Any, sites: tuple[BuiltSite, BuiltSite], reset_after: None
 ) -> None:
     src, tgt = sites
     src_ref, tgt_ref = ref(emulator, src), ref(emulator, tgt)
@@ -467,7 +501,9 @@ def test_verify_paces_under_the_rate_limit(
     assert report.requests["total"] - stats["rateLimited"] == 36
 
 
-def test_verify_survives_server_errors(emulator: Any, sites: tuple[BuiltSite, BuiltSite]) -> None:
+def test_verify_survives_server_errors(
+    emulator: Any, sites: tuple[BuiltSite, BuiltSite], reset_after: None
+) -> None:
     src, tgt = sites
     src_ref, tgt_ref = ref(emulator, src), ref(emulator, tgt)
     emulator.admin.configure(faults={"seed": 7, "errorRate": 0.2, "resetRate": 0.05})
@@ -479,3 +515,14 @@ def test_verify_survives_server_errors(emulator: Any, sites: tuple[BuiltSite, Bu
     )
     assert report.ok, report.format()
     assert report.requests["total"] > 36  # the retries are counted
+
+
+def test_files_that_cannot_be_read_never_match(
+    emulator: Any, sites: tuple[BuiltSite, BuiltSite]
+) -> None:
+    src, tgt = sites
+    report = verify(emulator, src, tgt, max_file_bytes=64)  # every file is over the cap
+    assert not report.ok
+    assert report.warnings and all("refused" in w for w in report.warnings)
+    asset = next(d for d in report.differences if d.kind == "asset")
+    assert asset.source["file"].startswith("unavailable:DownloadRefusedError")

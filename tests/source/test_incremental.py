@@ -1,0 +1,140 @@
+"""Incremental runs: nothing changed costs a probe per (collection, locale, state); changes are
+staged exactly (edits, creates, deletes, publish, unpublish, archive, translations, new field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compare import Key, compare_all, export_items
+from .conftest import Extractor
+from .site_factory import FactorySite, add_items
+
+COLLECTIONS = 3  # tags, blog-posts, notes (the e-commerce one is skipped)
+LOCALES = 2
+
+
+def _site_items(export: dict[str, Any], slug: str) -> dict[Key, dict[str, Any]]:
+    collection = next(c for c in export["collections"] if c["slug"] == slug)
+    return export_items(collection)
+
+
+def _loaded_keys(ex: Extractor, table: str, load_id: str) -> set[Key]:
+    rows = ex.query(
+        f"select id, cms_locale_id, state from webflow.{table} where _dlt_load_id = '{load_id}'"
+    )
+    return {tuple(r) for r in rows}  # type: ignore[misc]
+
+
+def test_unchanged_site_costs_one_probe_per_stream(site: FactorySite, extractor: Extractor) -> None:
+    extractor.run()
+    second = extractor.run()
+    assert second.data_rows() == {}
+    ops = second.emulator_stats["byOperation"]
+    assert ops["list-collection-items"] == COLLECTIONS * LOCALES
+    assert ops["list-collection-items-live"] == COLLECTIONS * LOCALES
+    assert "collection-details" not in ops
+    assert second.emulator_stats["total"] == 2 + 2 * COLLECTIONS * LOCALES + 2
+    # the client counts what the server saw
+    assert second.client_stats["requests"] == second.emulator_stats["total"]
+    assert second.client_stats["by_operation"] == ops
+    assert second.client_stats["downloads"] == 0
+
+
+def test_changes_are_staged_exactly(emulator: Any, site: FactorySite, extractor: Extractor) -> None:
+    extractor.run()
+    before = emulator.admin.export_site(site.site_id)
+    b = site.builder
+    cid = site.collection_id("blog-posts")
+    posts = site.item_ids["blog-posts"]
+    en, fr = site.locale_ids
+    b.create_field(cid, {"type": "PlainText", "displayName": "Subtitle", "slug": "subtitle"})
+    b.update_items(
+        cid, [{"id": posts["post-1"], "fieldData": {"summary": "changed", "subtitle": "new"}}]
+    )
+    add_items(site, "blog-posts", [{"name": f"New {n}", "slug": f"new-{n}"} for n in range(2)])
+    b.call(
+        "DELETE",
+        f"/collections/{cid}/items",
+        json={"items": [{"id": posts["post-4"], "cmsLocaleIds": [en, fr]}]},
+    )
+    b.publish(cid, [posts["post-2"]])  # a draft goes live (lastUpdated does not move)
+    b.call(
+        "DELETE",
+        f"/collections/{cid}/items/live",
+        json={"items": [{"id": posts["post-0"], "cmsLocaleIds": [en]}]},
+    )  # unpublished in English only
+    b.update_items(cid, [{"id": posts["post-3"], "isArchived": True}])
+    b.update_items(cid, [{"id": posts["post-6"], "fieldData": {"name": "Six"}}], locale=fr)
+    logo_copy = next(a for a in site.assets if a["originalFileName"] == "logo-copy.png")
+    b.call("DELETE", f"/assets/{logo_copy['id']}")
+    after = emulator.admin.export_site(site.site_id)
+
+    result = extractor.run()
+
+    old, new = _site_items(before, "blog-posts"), _site_items(after, "blog-posts")
+    changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    assert len(changed) >= 17
+    assert _loaded_keys(extractor, "blog_posts", result.load_id) == changed
+    assert result.row_counts["blog_posts"] == len(changed)
+    assert result.data_rows().keys() == {
+        "blog_posts",
+        "collections",
+        "collection_fields",
+        "assets",
+        "site",
+    } - ({"site"} if before["site"] == after["site"] else set())
+    assert result.row_counts["collection_fields"] == 1
+    assert result.row_counts["assets"] == 1
+    # the staging equals the site again; what vanished is marked, not dropped
+    assert compare_all(extractor, after) == []
+    deleted = extractor.rows("blog_posts", f"id = '{posts['post-4']}'")
+    assert len(deleted) == 4 and all(r["is_deleted"] and r["deleted_at"] for r in deleted)
+    # last known values are kept
+    assert {(r["cms_locale_id"], r["name"]) for r in deleted} == {(en, "Post 4"), (fr, "Article 4")}
+    (unpublished,) = extractor.rows(
+        "blog_posts", f"id = '{posts['post-0']}' and cms_locale_id = '{en}' and state = 'live'"
+    )
+    assert unpublished["is_deleted"] and unpublished["name"] == "Post 0"
+    (gone,) = extractor.rows("assets", f"id = '{logo_copy['id']}'")
+    assert gone["is_deleted"] and gone["md5"] == logo_copy_md5(before, logo_copy["id"])
+    columns = {
+        r[0]
+        for r in extractor.query(
+            "select column_name from information_schema.columns where table_name = 'blog_posts'"
+        )
+    }
+    assert "subtitle" in columns
+
+    # and the run after that is quiet again
+    assert extractor.run().data_rows() == {}
+
+
+def logo_copy_md5(export: dict[str, Any], asset_id: str) -> str:
+    return next(a["md5"] for a in export["assets"] if a["id"] == asset_id)
+
+
+def test_publish_without_edit_and_new_items_in_big_collection(
+    emulator: Any, site: FactorySite, extractor: Extractor
+) -> None:
+    extractor.run()
+    cid = site.collection_id("notes")
+    notes = site.item_ids["notes"]
+    before = emulator.admin.export_site(site.site_id)
+    site.builder.publish(cid, [notes["note-1"], notes["note-129"]])  # republish + first publish
+    add_items(site, "notes", [{"name": f"Late {n}", "slug": f"late-{n}"} for n in range(120)])
+    after = emulator.admin.export_site(site.site_id)
+
+    result = extractor.run()
+
+    old, new = _site_items(before, "notes"), _site_items(after, "notes")
+    changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    assert _loaded_keys(extractor, "notes", result.load_id) == changed
+    assert result.data_rows() == {"notes": len(changed)}
+    assert compare_all(extractor, after) == []
+
+
+def test_collections_argument_limits_the_extract(site: FactorySite, extractor: Extractor) -> None:
+    result = extractor.run(collections=["tags"])
+    assert "blog_posts" not in extractor.tables()
+    assert result.row_counts["tags"] == 6 * 2 * 2
+    assert {r["slug"] for r in extractor.rows("collections")} == {"tags"}
