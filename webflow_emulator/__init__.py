@@ -48,6 +48,7 @@ class EmulatorServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self._httpd.wait_validations()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

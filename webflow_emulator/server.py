@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -235,8 +236,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         assert status is not None
         body = b"" if status == 204 else json.dumps(payload).encode()
-        sent = self._send(status, body, JSON, headers)
-        if srv.validator is not None:
+        if srv.validator is None:
+            self._send(status, body, JSON, headers)
+            return
+        # validated after the answer is sent, so it is counted as in flight until then: a
+        # session-end check must not read the count while the last exchange is still judged
+        with srv.validation_in_flight():
+            sent = self._send(status, body, JSON, headers)
             srv.validate(
                 op, method, "/v2" + path, query, dict(self.headers.items()), raw, status, sent, body
             )
@@ -407,6 +413,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.violations: list[dict[str, Any]] = []
         self.validated_count = 0
         self._validation_lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition(self._validation_lock)
         self.validator: Any = None
         if validate:
             try:
@@ -500,6 +508,22 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         result = build(self.root_url + "/v2", AdminClient(self.root_url))
         self.accounting.reset()  # deviations: stats-exclude-seed
         return result
+
+    @contextlib.contextmanager
+    def validation_in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_validations(self, timeout: float = 10.0) -> bool:
+        """Waits until no exchange is being validated; False if that took longer than timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def validate(
         self,
