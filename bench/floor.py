@@ -100,7 +100,13 @@ def floor_requests(
       (matched by slug, folder path, asset key and canonical content) cost nothing; an item
       that exists but differs costs one `update-items` entry per differing locale (+ publish /
       `delete-items-live` when its live state differs); target items missing from the source
-      cost `delete-items` (<=100 per request).
+      cost `delete-items` (<=100 per request); `delete-items` in the primary locale removes
+      the live copies too (emulator deviation delete-primary-deletes-all), so no unpublish.
+
+    Simplifications (the true floor can only be lower by these): references into the item's
+    own collection are always patched, although ordering items across create batches could set
+    some at creation; a collection's create groups are either all split by flags or all merged.
+    Not counted: `site-publish` (items are published with publish-item), token checks.
     """
     shape = (
         site_description

@@ -65,6 +65,7 @@ class Executor:
         self._upload = upload_session or requests.Session()  # presigned: never the token
         self._lock = threading.Lock()
         self._phase = ""
+        self._audit_rows: list[dict[str, Any]] = []
 
     # plumbing
 
@@ -81,6 +82,8 @@ class Executor:
                 raise MissingScopeError(exc.message, exc.missing_scopes) from exc
             except WebflowTransientError as exc:
                 raise TargetWriteError(str(exc)) from exc
+            finally:
+                self._flush_audit()
 
     def _begin(self, kind: str, collection: str, payload: Any) -> bool:
         """Records the intent; returns True when an earlier attempt may have written already."""
@@ -100,14 +103,21 @@ class Executor:
             _commit_state()
 
     def _audit(self, operation: str, status: str, **kw: Any) -> None:
-        self.ledger.audit(
-            run_id=self.run_id,
-            site=self.site,
-            phase=self._phase,
-            operation=operation,
-            status=status,
-            **kw,
+        """Buffers an audit row; `run` writes the op's rows in one statement."""
+        self._audit_rows.append(
+            dict(
+                run_id=self.run_id,
+                site=self.site,
+                phase=self._phase,
+                operation=operation,
+                status=status,
+                **kw,
+            )
         )
+
+    def _flush_audit(self) -> None:
+        rows, self._audit_rows = self._audit_rows, []
+        self.ledger.audit_many(rows)
 
     def lookups(self) -> Lookups:
         return Lookups(
@@ -537,6 +547,7 @@ class Executor:
                 operation="update-items",
             )
 
+        slugs = []
         for batch, _answer in self._isolate(prepared, send, cid, "update-items"):
             for e, b in batch:
                 self._audit(
@@ -547,6 +558,9 @@ class Executor:
                     target_id=b["id"],
                     locale=e["locale"],
                 )
+                if (b.get("fieldData") or {}).get("slug"):
+                    slugs.append((cid, e["id"], e["locale"], b["fieldData"]["slug"]))
+        self.ledger.set_slugs(self.site, slugs)
 
     def _targets(self, cid: str, p: dict[str, Any], operation: str) -> list[tuple[dict, dict]]:
         mapped = self.ledger.target_item_ids(self.site)

@@ -122,11 +122,12 @@ def _diff(
     md5_by_url: dict[str, str],
 ) -> dict[str, Any]:
     """Fields whose values (as the target holds them) differ, with the new values."""
-    return {
-        k: new.get(k)
-        for k in writable
-        if _canon(new.get(k), types[k], md5_by_url) != _canon(old.get(k), types[k], md5_by_url)
-    }
+    out = {}
+    for k in writable:
+        a, b = new.get(k), old.get(k)
+        if a != b and _canon(a, types[k], md5_by_url) != _canon(b, types[k], md5_by_url):
+            out[k] = a
+    return out
 
 
 def _md5s(data: dict[str, Any], ctx: dict[str, Any], source: SourceSite) -> dict[str, str]:
@@ -168,6 +169,7 @@ def _plan_collection(
     creates: list[Item] = []
     full: dict[str, list[str]] = {}  # item id -> locales updated with full values
     adopt_rows: list[list[Any]] = []
+    adopted_slugs: dict[tuple[str, str], str | None] = {}
     rejects: list[dict[str, Any]] = []
     for item in items:
         led = ledger_items.get((c.id, item.id))
@@ -193,7 +195,9 @@ def _plan_collection(
         if existing is not None:
             if item.id in recovering or _same_content(c, p.field_data, existing):
                 tags = [t for t in tag_order if t in item.versions]
-                adopt_rows.extend([item.id, t, existing.id, slug] for t in tags)
+                for t in tags:
+                    adopted_slugs[(item.id, t)] = existing.slugs.get(t)
+                adopt_rows.extend([item.id, t, existing.id, existing.slugs.get(t)] for t in tags)
                 full[item.id] = tags
                 continue
             rejects.append(
@@ -292,8 +296,9 @@ def _plan_collection(
             entry: dict[str, Any] = {"id": item.id, "locale": t}
             if st is None:
                 fd = {k: d1.get(k) for k in writable}
-                if fd.get("slug") == (led.get(t) or {}).get("slug"):
-                    fd.pop("slug", None)
+                current = (led.get(t) or {}).get("slug") or adopted_slugs.get((item.id, t))
+                if fd.get("slug") == current:
+                    fd.pop("slug", None)  # an unchanged slug in a PATCH is a 400
                 draft, archived = (False, False) if v.is_live else (v.is_draft, v.is_archived)
                 entry.update(is_draft=draft, is_archived=archived)
             else:
@@ -406,13 +411,22 @@ def plan_items(
             if cid in chosen_ids and (cid, iid) not in present:
                 deleted.setdefault(cid, []).append((iid, led))
 
-    def simulate(order: tuple[Collection, ...]) -> tuple[int, list[_CollectionResult]]:
-        known = set(known0)
-        results = []
-        for c in order:
-            best: _CollectionResult | None = None
-            for merge in (True, False):
-                r = _plan_collection(
+    refs_of = {
+        c.id: {f.reference_collection_id for f in c.fields if f.type in REFERENCE_TYPES}
+        for c in chosen
+    }
+    memo: dict[tuple[str, frozenset[str]], _CollectionResult] = {}
+
+    def plan_one(c: Collection, before: frozenset[str]) -> _CollectionResult:
+        """The cheapest plan of `c` when the collections `before` were created earlier (only
+        those it references matter, so results are shared between orders)."""
+        key = (c.id, frozenset(before & refs_of[c.id]))
+        if key not in memo:
+            known = set(known0)
+            for d in key[1]:
+                known |= plan_one(by_id[d], frozenset()).created_ids
+            candidates = [
+                _plan_collection(
                     source,
                     c,
                     source.items[c.id],
@@ -423,12 +437,15 @@ def plan_items(
                     merge,
                     deleted.get(c.id, []),
                 )
-                if best is None or r.requests < best.requests:
-                    best = r
-            if best is None:  # pragma: no cover - two candidates always exist
-                continue
-            known |= best.created_ids
-            results.append(best)
+                for merge in (True, False)
+            ]
+            memo[key] = min(candidates, key=lambda r: r.requests)
+        return memo[key]
+
+    by_id = {c.id: c for c in chosen}
+
+    def simulate(order: tuple[Collection, ...]) -> tuple[int, list[_CollectionResult]]:
+        results = [plan_one(c, frozenset(d.id for d in order[:i])) for i, c in enumerate(order)]
         return sum(r.requests for r in results), results
 
     if len(chosen) <= MAX_EXHAUSTIVE_COLLECTIONS:

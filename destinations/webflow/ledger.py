@@ -121,10 +121,36 @@ class Ledger:
             return self._con.execute(sql, list(params)).fetchall()
 
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """`insert ... values (?, ...)` for many rows, as multi-row VALUES in chunks (DuckDB's
+        executemany runs one statement per row, which is slow for thousands of rows)."""
         rows = [list(r) for r in rows]
-        if rows:
+        if not rows:
+            return
+        head, _, tuple_sql = sql.rpartition("values")
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            values = ", ".join([tuple_sql.strip()] * len(chunk))
+            params = [v for r in chunk for v in r]
             with self._lock:
-                self._con.executemany(sql, rows)
+                self._con.execute(f"{head} values {values}", params)
+
+    def _update_many(self, table: str, key: Sequence[str], cols: Sequence[str], rows: list) -> None:
+        """Updates `cols` of the rows matching `key` (both given per row), through a temp table."""
+        if not rows:
+            return
+        names = [*cols, *key]
+        with self._lock:
+            self._con.execute(
+                f"create or replace temp table _upd as select {', '.join(names)} "
+                f"from {table} limit 0"
+            )
+        marks = "(" + ", ".join("?" for _ in names) + ")"
+        self._many(f"insert into _upd values {marks}", rows)
+        assign = ", ".join(f"{c} = _upd.{c}" for c in cols)
+        match = " and ".join(f"{table}.{k} = _upd.{k}" for k in key)
+        with self._lock:
+            self._con.execute(f"update {table} set {assign} from _upd where {match}")
+            self._con.execute("drop table _upd")
 
     # locales, collections, fields, options
 
@@ -294,20 +320,31 @@ class Ledger:
 
     def mark_applied(self, site: str, rows: Iterable[tuple[str, str, str, str, bool]]) -> None:
         """Rows of (source coll, source item, locale, applied hash, live) after a finished run."""
-        self._many(
-            "update item_map set applied_hash = ?, is_live = ?, updated_at = ? "
-            "where target_site_id = ? and source_collection_id = ? and source_item_id = ? "
-            "and locale = ?",
-            ((h, live, _now(), site, c, i, loc) for c, i, loc, h, live in rows),
+        now = _now()
+        self._update_many(
+            "item_map",
+            ["target_site_id", "source_collection_id", "source_item_id", "locale"],
+            ["applied_hash", "is_live", "updated_at"],
+            [[h, live, now, site, c, i, loc] for c, i, loc, h, live in rows],
+        )
+
+    def set_slugs(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Rows of (source coll, source item, locale, slug) after a slug was written."""
+        self._update_many(
+            "item_map",
+            ["target_site_id", "source_collection_id", "source_item_id", "locale"],
+            ["slug"],
+            [[slug, site, c, i, loc] for c, i, loc, slug in rows],
         )
 
     def forget_items(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Drops (source coll, source item) mappings of items deleted in the target."""
-        self._many(
-            "delete from item_map where target_site_id = ? and source_collection_id = ? "
-            "and source_item_id = ?",
-            ((site, c, i) for c, i in rows),
-        )
+        for c, i in rows:
+            self._exec(
+                "delete from item_map where target_site_id = ? and source_collection_id = ? "
+                "and source_item_id = ?",
+                (site, c, i),
+            )
 
     # intents: a write about to be sent, so a lost response can be recovered by natural key
 
@@ -347,38 +384,33 @@ class Ledger:
 
     # audit
 
-    def audit(
-        self,
-        *,
-        run_id: str,
-        site: str,
-        phase: str,
-        operation: str,
-        status: str,
-        collection: str | None = None,
-        source_id: str | None = None,
-        target_id: str | None = None,
-        locale: str | None = None,
-        http_status: int | None = None,
-        field: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        self._exec(
+    def audit(self, **row: Any) -> None:
+        """One audit row (keywords of `audit_many`)."""
+        self.audit_many([row])
+
+    def audit_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Audit rows: dicts with run_id, site, phase, operation, status and optionally
+        collection, source_id, target_id, locale, http_status, field, error."""
+        now = _now()
+        self._many(
             "insert into audit values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                _now(),
-                run_id,
-                site,
-                phase,
-                operation,
-                collection,
-                source_id,
-                target_id,
-                locale,
-                status,
-                http_status,
-                field,
-                error,
+                (
+                    now,
+                    r["run_id"],
+                    r["site"],
+                    r["phase"],
+                    r["operation"],
+                    r.get("collection"),
+                    r.get("source_id"),
+                    r.get("target_id"),
+                    r.get("locale"),
+                    r["status"],
+                    r.get("http_status"),
+                    r.get("field"),
+                    r.get("error"),
+                )
+                for r in rows
             ),
         )
 

@@ -24,7 +24,7 @@ from sources.webflow.client import WebflowClient
 
 from . import register_client, webflow
 from .errors import SchemaMismatchError, WebflowDestinationError
-from .ledger import default_ledger_path, open_ledger
+from .ledger import close_ledger, default_ledger_path, open_ledger
 from .plan import Plan, build_plan
 from .settings import PHASES, PIPELINE_NAME
 from .staging import load_source
@@ -164,6 +164,51 @@ def migrate(
     and MissingScopeError when the token is refused. One bad item never raises: it is recorded
     in the audit table and listed in `MigrationReport.failures`.
     """
+    ledger_file = Path(ledger_path) if ledger_path else default_ledger_path(staging_path)
+    try:
+        return _migrate(
+            staging_path,
+            source_site_id,
+            target_site_id,
+            target_token,
+            base_url,
+            dry_run=dry_run,
+            collections=collections,
+            ledger_path=ledger_file,
+            asset_store_path=asset_store_path,
+            dataset_name=dataset_name,
+            pipelines_dir=pipelines_dir,
+            requests_per_minute=requests_per_minute,
+            window_seconds=window_seconds,
+            propagate_deletes=propagate_deletes,
+            client=client,
+            progress=progress,
+        )
+    finally:
+        # let other processes (and `duckdb -readonly`) open the ledger between runs
+        close_ledger(ledger_file)
+
+
+def _migrate(
+    staging_path: str | Path,
+    source_site_id: str | None,
+    target_site_id: str,
+    target_token: str,
+    base_url: str = "https://api.webflow.com/v2",
+    *,
+    dry_run: bool = False,
+    collections: list[str] | None = None,
+    ledger_path: str | Path | None = None,
+    asset_store_path: str | Path | None = None,
+    dataset_name: str | None = None,
+    pipelines_dir: str | None = None,
+    requests_per_minute: int | None = 60,
+    window_seconds: float = 60.0,
+    propagate_deletes: bool = True,
+    client: WebflowClient | None = None,
+    progress: Any = None,
+) -> MigrationReport:
+    """The body of `migrate` (the ledger is closed by the caller)."""
     started = time.monotonic()
     say = progress or (lambda msg: logger.info(f"webflow: {msg}"))
     ledger_file = str(Path(ledger_path) if ledger_path else default_ledger_path(staging_path))
@@ -239,7 +284,13 @@ def migrate(
         _run(pipeline, resource)
     ledger = open_ledger(ledger_file)
     audit = ledger.audit_rows(target_site_id, run_id)
-    bad = {(r["collection"], r["source_id"]) for r in audit if r["status"] in ("rejected", "error")}
+    # items with a dropped value (e.g. a reference to an item not migrated yet) stay unfinished:
+    # the next run writes them again, when the referenced item may exist
+    bad = {
+        (r["collection"], r["source_id"])
+        for r in audit
+        if r["status"] in ("rejected", "error", "warning")
+    }
     ledger.mark_applied(target_site_id, [a for a in plan.applied if (a[0], a[1]) not in bad])
     report.requests = _delta(before, client.stats.snapshot())
     report.uploads = sum(

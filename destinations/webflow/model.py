@@ -76,15 +76,19 @@ class ItemVersion:
     is_draft: bool
     is_archived: bool
     live_field_data: dict[str, Any] | None = None
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_live(self) -> bool:
         return self.live_field_data is not None
 
     def content_hash(self) -> str:
-        """Changes whenever anything the target must mirror changes."""
-        payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
-        return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        """Changes whenever anything the target must mirror changes (computed once)."""
+        if self._hash is None:
+            payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
+            digest = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode())
+            self._hash = digest.hexdigest()
+        return self._hash
 
 
 @dataclass
@@ -123,6 +127,8 @@ class TargetItem:
     id: str
     slug: str
     field_data: dict[str, Any]
+    slugs: dict[str, str] = field(default_factory=dict)
+    """Locale tag -> the item's slug in that locale (slugs can be translated)."""
 
 
 @dataclass

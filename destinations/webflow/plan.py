@@ -17,7 +17,7 @@ from sources.webflow.client import WebflowApiError, WebflowClient
 
 from .assets import AssetPlan, plan_assets
 from .items import ItemStats, plan_items
-from .ledger import default_ledger_path, open_ledger
+from .ledger import close_ledger, default_ledger_path, open_ledger
 from .model import SourceSite, TargetSite
 from .ops import Op
 from .schema import SchemaPlan, plan_schema
@@ -204,13 +204,12 @@ def build_plan(
     )
 
     ledger_items = ledger.items(site)
-    primary_target = next((loc.cms_locale_id for loc in target.locales if loc.is_primary), None)
     to_read = {
         cid: tid
         for cid, tid in schema.mapped.items()
         if any((cid, it.id) not in ledger_items for it in source.items.get(cid, []))
     }
-    by_target = read_items_by_slug(client, to_read.values(), primary_target)
+    by_target = read_items_by_slug(client, to_read.values(), target.locales)
     slugs = {cid: by_target.get(tid, {}) for cid, tid in to_read.items()}
     recovering = {
         i for intent in ledger.in_flight(site, "create_items") for i in intent["payload"]["ids"]
@@ -293,14 +292,18 @@ def plan_migration(
     )
     reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
     target = read_target(client, target_site_id)
-    plan = build_plan(
-        source,
-        target,
-        client,
-        ledger_path or default_ledger_path(staging_path),
-        collections=collections,
-        propagate_deletes=propagate_deletes,
-        requests_per_minute=requests_per_minute,
-    )
+    ledger_file = ledger_path or default_ledger_path(staging_path)
+    try:
+        plan = build_plan(
+            source,
+            target,
+            client,
+            ledger_file,
+            collections=collections,
+            propagate_deletes=propagate_deletes,
+            requests_per_minute=requests_per_minute,
+        )
+    finally:
+        close_ledger(ledger_file)
     plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
     return plan

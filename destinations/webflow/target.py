@@ -79,19 +79,29 @@ def read_assets(client: WebflowClient, site_id: str) -> list[dict[str, Any]]:
 
 
 def read_items_by_slug(
-    client: WebflowClient, collection_ids: Iterable[str], cms_locale_id: str | None = None
+    client: WebflowClient, collection_ids: Iterable[str], locales: list[Locale]
 ) -> dict[str, dict[str, TargetItem]]:
-    """Target collection id -> primary-locale slug -> item."""
+    """Target collection id -> primary-locale slug -> item, with its slug in every locale
+    (one listing for all locales: `cmsLocaleId` takes a comma-separated list)."""
     out: dict[str, dict[str, TargetItem]] = {}
-    params = {"cmsLocaleId": cms_locale_id} if cms_locale_id else None
+    tags = {loc.cms_locale_id: loc.tag for loc in locales}
+    primary = next((loc.cms_locale_id for loc in locales if loc.is_primary), None)
+    params = {"cmsLocaleId": ",".join(tags)} if len(tags) > 1 else None
     for cid in collection_ids:
-        by_slug: dict[str, TargetItem] = {}
+        slugs: dict[str, dict[str, str]] = {}
+        primary_copy: dict[str, dict[str, Any]] = {}
         for page in client.paginate(
             f"/collections/{cid}/items", params, "items", operation="list-collection-items"
         ):
             for it in page.items:
                 data = it.get("fieldData") or {}
-                if data.get("slug"):
-                    by_slug[data["slug"]] = TargetItem(it["id"], data["slug"], data)
+                loc = it.get("cmsLocaleId") or primary
+                slugs.setdefault(it["id"], {})[tags.get(loc, "")] = data.get("slug")
+                if loc == primary or params is None:
+                    primary_copy[it["id"]] = data
+        by_slug: dict[str, TargetItem] = {}
+        for item_id, data in primary_copy.items():
+            if data.get("slug"):
+                by_slug[data["slug"]] = TargetItem(item_id, data["slug"], data, slugs[item_id])
         out[cid] = by_slug
     return out

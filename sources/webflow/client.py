@@ -256,6 +256,7 @@ class RateLimitPacer:
         self._lock = threading.Lock()
         self._window_start: float | None = None
         self._remaining: int | None = None
+        self._limit: int | None = None
         self._in_flight = 0
 
     def acquire(self) -> float:
@@ -268,9 +269,11 @@ class RateLimitPacer:
                     self._window_start is not None
                     and now >= self._window_start + self.window_seconds
                 ):
-                    # the window is over: the budget is unknown until the next answer
+                    # the window is over; requests still in flight may land in the next one
                     self._window_start = None
-                    self._remaining = None
+                    self._remaining = (
+                        None if self._limit is None else max(self._limit - self._in_flight, 0)
+                    )
                 if self._remaining is not None and self._remaining <= 0:
                     start = self._window_start if self._window_start is not None else now
                     delay = max(start + self.window_seconds - now, 0.0) + 0.001
@@ -300,6 +303,7 @@ class RateLimitPacer:
             if remaining >= limit - 1 or self._window_start is None:
                 # first request of a window, or a window we know nothing about: conservative start
                 self._window_start = received
+            self._limit = limit - reserve
             self._remaining = max(remaining - reserve - self._in_flight, 0)
 
     def rate_limited(self, retry_after: float | None) -> None:
@@ -443,10 +447,11 @@ class WebflowClient:
         self._sleep = sleep
         self._token = api_token
         self._auth = _BearerAuth(api_token)
-        self._session = requests.Session()
-        self._session.headers.update({"Accept": "application/json"})
-        # downloads never carry the token: a separate session without auth
-        self._download_session = requests.Session()
+        # one requests.Session per thread (the destination's load threads share this client);
+        # downloads use a separate session that never carries the token
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         api = urlsplit(self.base_url)
         self._api_origin = f"{api.scheme}://{api.netloc}"
         self._download_hosts = tuple(h.lower() for h in (*WEBFLOW_FILE_HOSTS, *download_hosts))
@@ -461,14 +466,35 @@ class WebflowClient:
 
     def close(self) -> None:
         """Closes both HTTP sessions."""
-        self._session.close()
-        self._download_session.close()
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     def __enter__(self) -> WebflowClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _thread_session(self, kind: str) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, kind, None)
+        if session is None:
+            session = requests.Session()
+            if kind == "api":
+                session.headers.update({"Accept": "application/json"})
+            setattr(self._local, kind, session)
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    @property
+    def _session(self) -> requests.Session:
+        return self._thread_session("api")
+
+    @property
+    def _download_session(self) -> requests.Session:
+        return self._thread_session("download")
 
     def redact(self, text: str) -> str:
         """`text` with the token replaced by `***`."""

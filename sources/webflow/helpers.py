@@ -1,27 +1,47 @@
-"""Paging, field-type mapping and row building of the Webflow source (no dlt resources here)."""
+"""Paging, field-type mapping, row building and the incremental machinery of the Webflow source.
+
+No dlt resources here (they are in `__init__.py`); the classes and functions below run inside them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import dlt
+from dlt.common import logger
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema, TTableSchemaColumns
+from dlt.common.typing import TDataItems
 
+from .client import (
+    DownloadRefusedError,
+    WebflowApiError,
+    WebflowClient,
+    WebflowNotFoundError,
+    WebflowTransientError,
+)
 from .settings import (
+    CMS_FILES_TABLE,
     ECOMMERCE_COLLECTIONS,
     FIELD_TYPE_TO_DATA_TYPE,
     FILE_FIELD_TYPES,
     ITEM_META_COLUMNS,
     LIVE,
+    PAGE_LIMIT,
     RESERVED_TABLES,
+    STAGED,
 )
 
+_SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.:-]+")
 _NAMING = NamingConvention()
 
 
@@ -74,6 +94,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def short_hash(item: Mapping[str, Any]) -> str:
+    """40-bit content hash of an item (its id included): what the overlap de-duplication keeps."""
+    return content_hash(item)[:10]
+
+
 def content_hash(value: Any) -> str:
     """Stable hash of a JSON-like value (detects changes that do not bump a timestamp)."""
     return hashlib.md5(
@@ -104,7 +129,6 @@ def reference_collection_id(field: Mapping[str, Any]) -> str | None:
 
 def field_row(collection: Mapping[str, Any], field: Mapping[str, Any]) -> dict[str, Any]:
     """One `collection_fields` row."""
-    validations = field.get("validations")
     return {
         "collection_id": collection["id"],
         "collection_slug": collection.get("slug"),
@@ -117,7 +141,7 @@ def field_row(collection: Mapping[str, Any], field: Mapping[str, Any]) -> dict[s
         "help_text": field.get("helpText"),
         "options": field_options(field),
         "reference_collection_id": reference_collection_id(field),
-        "validations": json.dumps(validations) if validations is not None else None,
+        "validations": field.get("validations"),
         "column_name": field_column_name(str(field.get("slug") or field["id"])),
         "is_deleted": False,
         "deleted_at": None,
@@ -406,3 +430,465 @@ def locale_rows(site: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# sync machinery shared by the resources
+
+
+@dataclass
+class Context:
+    """What every resource of one source instance shares."""
+
+    client: WebflowClient
+    site_id: str
+    asset_store: Path
+    max_asset_bytes: int
+    overlap_seconds: float
+    download_files: bool
+    locales: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def choose_collections(
+    listed: Sequence[Mapping[str, Any]], only: Sequence[str] | None
+) -> list[Mapping[str, Any]]:
+    """Collections to extract: not e-commerce, and among `only` when given."""
+    chosen = []
+    for collection in listed:
+        if is_ecommerce(collection):
+            logger.warning(
+                f"webflow: skipping e-commerce collection {collection.get('displayName')!r}"
+                f" ({collection.get('slug')})"
+            )
+            continue
+        if only is not None and collection.get("slug") not in only:
+            continue
+        chosen.append(collection)
+    return chosen
+
+
+def cached_schemas() -> dict[str, Any]:
+    """Collection details kept by the last run (read-only here; written by `collections`)."""
+    try:
+        state = dlt.current.source_state()
+    except Exception:  # no active pipeline, no source section: no cache
+        return {}
+    return dict(state.get("schemas") or {})
+
+
+def collection_schema(
+    client: WebflowClient, collection: Mapping[str, Any], cached: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Collection with fields: from the cache while `lastUpdated` has not moved."""
+    if cached and cached.get("lastUpdated") == collection.get("lastUpdated"):
+        details = cached["collection"]
+    else:
+        details = client.get(f"/collections/{collection['id']}", operation="collection-details")
+    merged = {**details, **{k: v for k, v in collection.items() if v is not None}}
+    merged.setdefault("fields", details.get("fields") or [])
+    return {
+        "lastUpdated": collection.get("lastUpdated"),
+        "collection": merged,
+        "table_name": items_table_name(str(merged.get("slug") or merged["id"])),
+    }
+
+
+def has_changed(state: dict[str, Any], key: str, value: Any) -> bool:
+    """True (and remembers it) when `value` differs from what was loaded last time."""
+    digest = content_hash(value)
+    hashes = state.setdefault("hashes", {})
+    if hashes.get(key) == digest:
+        return False
+    hashes[key] = digest
+    return True
+
+
+@dataclass
+class StreamResult:
+    """What one (locale, state) stream saw; the live side feeds the staged side."""
+
+    changed_ids: set[str] = dataclasses.field(default_factory=set)
+    removed_ids: set[str] = dataclasses.field(default_factory=set)
+    since: str | None = None
+
+
+class ItemStream:
+    """One (collection, locale, state) list: probe, incremental read, deletion check.
+
+    State (in the collection resource's state, key `<cmsLocaleId>:<state>`):
+    `cursor` (newest lastUpdated/lastPublished loaded), `ids` (ids present at the last check)
+    and `boundary` (short content hashes of items within `overlap_seconds` of the cursor, so re-read
+    rows of the overlap window are not loaded again).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        collection: Mapping[str, Any],
+        fields: Sequence[Mapping[str, Any]],
+        table_name: str,
+        locale: Mapping[str, Any],
+        kind: str,
+        resource_state: dict[str, Any],
+    ) -> None:
+        self.ctx = ctx
+        self.collection = collection
+        self.fields = fields
+        self.table_name = table_name
+        self.locale_id = str(locale["cms_locale_id"])
+        self.locale_tag = locale.get("tag")
+        self.kind = kind
+        self.cursor_field = cursor_field(kind)
+        self.state: dict[str, Any] = resource_state.setdefault(f"{self.locale_id}:{kind}", {})
+        self.path = f"/collections/{collection['id']}/items" + ("/live" if kind == LIVE else "")
+        self.operation = "list-collection-items" + ("-live" if kind == LIVE else "")
+        self.result = StreamResult(since=self.state.get("cursor"))
+        self._emitted: set[str] = set()
+        self._read: list[Mapping[str, Any]] = []
+        self._last_total: int | None = None
+
+    def sync(self, live: StreamResult) -> Iterator[TDataItems]:
+        """Yields changed rows, then tombstones; updates the stream state at the end."""
+        known = set(self.state.get("ids") or [])
+        cursor = self.state.get("cursor")
+        forced = bool(live.changed_ids or live.removed_ids)
+        total: int | None = None
+        if cursor is not None or known:
+            total, newest = self._probe()
+            unchanged = newest is None or (cursor is not None and newest <= cursor)
+            if not forced and total == len(known) and unchanged:
+                return
+        yield from self._read_since(cursor)
+        if cursor is None:
+            total = self._last_total  # an unfiltered read counted everything
+        if self.kind == STAGED and live.changed_ids and live.since:
+            # publishing does not have to bump lastUpdated: re-read what was published
+            yield from self._read_since(live.since, "lastPublished", live.changed_ids)
+        current = known | {str(i["id"]) for i in self._read}
+        if total is None or total != len(current) or (self.kind == STAGED and live.removed_ids):
+            current = yield from self._full_scan(known, live.removed_ids)
+        removed = known - current
+        if removed:
+            yield from tombstones(self.table_name, sorted(removed), self.locale_id, self.kind)
+        self.result.removed_ids = removed
+        self._save(current)
+
+    def _probe(self) -> tuple[int | None, str | None]:
+        """`limit=1` newest-first: the total and the newest cursor in one request."""
+        params = {**self._base(), "limit": 1, "offset": 0}
+        params.update(sortBy=self.cursor_field, sortOrder="desc")
+        try:
+            body = self.ctx.client.get(self.path, params, operation=self.operation) or {}
+        except WebflowNotFoundError:
+            return 0, None
+        items = body.get("items") or []
+        total = (body.get("pagination") or {}).get("total")
+        newest = items[0].get(self.cursor_field) if items else None
+        return (int(total) if total is not None else None), newest
+
+    def _base(self) -> dict[str, Any]:
+        return {"cmsLocaleId": self.locale_id}
+
+    def _read_since(
+        self, since: str | None, by: str | None = None, only: set[str] | None = None
+    ) -> Iterator[TDataItems]:
+        """Items with `by >= since - overlap`, oldest first; yields new content (of `only`)."""
+        by = by or self.cursor_field
+        start = minus_seconds(since, self.ctx.overlap_seconds) if since else None
+        boundary = set(self.state.get("boundary") or [])
+        for items in self._keyset_pages(by, start):
+            rows = []
+            for item in items:
+                self._read.append(item)
+                item_id = str(item["id"])
+                if item_id in self._emitted or short_hash(item) in boundary:
+                    continue
+                if only is not None and item_id not in only:
+                    continue
+                self._emitted.add(item_id)
+                self.result.changed_ids.add(item_id)
+                rows.append(self._row(item))
+            if rows:
+                yield rows
+                yield from self._file_rows(items)
+
+    def _keyset_pages(self, by: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
+        """Pages sorted on `by`, each anchored at the last value seen (`by[gte]`, offset = ties).
+
+        Unlike deep offsets, an item edited (moved to the end) or deleted while we page does not
+        shift later items past us.
+        """
+        anchor, ties, first = start, 0, True
+        while True:
+            params = self._base()
+            params.update(sortBy=by, sortOrder="asc", offset=ties, limit=PAGE_LIMIT)
+            if anchor is not None:
+                params[f"{by}[gte]"] = anchor
+            try:
+                body = self.ctx.client.get(self.path, params, operation=self.operation) or {}
+            except WebflowNotFoundError:
+                return
+            items = list(body.get("items") or [])
+            total = (body.get("pagination") or {}).get("total")
+            if first and start is None:
+                self._last_total = total
+            first = False
+            if items:
+                yield items
+            # `total` counts the matches of this query (or the whole collection, which is more)
+            if len(items) < PAGE_LIMIT or (total is not None and ties + len(items) >= total):
+                return
+            last = items[-1].get(by)
+            if last is None:
+                return  # cannot anchor on a missing value: stop rather than loop
+            same = sum(1 for i in items if i.get(by) == last)
+            ties = ties + len(items) if last == anchor else same
+            anchor = last
+
+    def _full_scan(self, known: set[str], refresh: set[str]) -> Iterator[TDataItems]:
+        """Every id (counts disagreed); loads items never seen and those in `refresh`."""
+        current: set[str] = set()
+        for items in self._keyset_pages("createdOn", None):
+            rows = []
+            for item in items:
+                item_id = str(item["id"])
+                current.add(item_id)
+                if item_id in self._emitted or (item_id in known and item_id not in refresh):
+                    continue
+                self._read.append(item)
+                self._emitted.add(item_id)
+                self.result.changed_ids.add(item_id)
+                rows.append(self._row(item))
+            if rows:
+                yield rows
+                yield from self._file_rows(items)
+        return current
+
+    def _row(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return item_row(
+            item,
+            state=self.kind,
+            locale_tag=self.locale_tag,
+            collection_id=self.collection["id"],
+            fields=self.fields,
+        )
+
+    def _file_rows(self, items: Sequence[Mapping[str, Any]]) -> Iterator[TDataItems]:
+        rows = []
+        for item in items:
+            for ref in file_refs(item.get("fieldData") or {}, self.fields):
+                row = fetch_file(self.ctx, ref, self.collection["id"], item, self.locale_id)
+                if row is not None:
+                    rows.append(row)
+        if rows:
+            yield dlt.mark.with_table_name(rows, CMS_FILES_TABLE)
+
+    def _save(self, current: set[str]) -> None:
+        cursor = self.state.get("cursor")
+        for item in self._read:
+            value = item.get(self.cursor_field)
+            if value and (cursor is None or value > cursor):
+                cursor = value
+        self.state["cursor"] = cursor
+        self.state["ids"] = sorted(current)
+        if cursor is not None:
+            floor = minus_seconds(cursor, self.ctx.overlap_seconds)
+            boundary = sorted(
+                {
+                    short_hash(item)
+                    for item in self._read
+                    if (item.get(self.cursor_field) or "") >= floor
+                }
+            )
+            if boundary or self._read:
+                self.state["boundary"] = boundary
+
+
+def tombstones(
+    table_name: str, ids: Sequence[str], locale_id: str, kind: str
+) -> Iterator[TDataItems]:
+    """Rows of deleted items: the last loaded values with `is_deleted` and `deleted_at` set.
+
+    A merge replaces whole rows, so the last known values are read back from the destination;
+    when that is impossible only the key columns are kept (and a warning is logged).
+    """
+    deleted_at = utc_now()
+    last_known = last_known_rows(table_name, "id", ids, {"cms_locale_id": locale_id, "state": kind})
+    rows = []
+    for item_id in ids:
+        row = last_known.get(item_id) or {"id": item_id, "cms_locale_id": locale_id, "state": kind}
+        rows.append({**row, "is_deleted": True, "deleted_at": deleted_at})
+    if rows:
+        yield rows
+
+
+def last_known_rows(
+    table_name: str, key: str, keys: Sequence[str], where: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Current rows of `table_name` from the pipeline's destination, by `key`."""
+    literals = [*keys, *where.values()]
+    if not keys or not all(_SAFE_LITERAL.fullmatch(v) for v in literals):
+        return {}
+    try:
+        pipeline = dlt.current.pipeline()
+        schema = dlt.current.source_schema()
+        json_columns = {
+            name
+            for name, col in schema.get_table_columns(table_name).items()
+            if col.get("data_type") == "json"
+        }
+        in_list = ", ".join(f"'{k}'" for k in keys)
+        conditions = [f"{key} IN ({in_list})", *(f"{c} = '{v}'" for c, v in where.items())]
+        with pipeline.sql_client() as sql:
+            table = sql.make_qualified_table_name(table_name)
+            query = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)}"
+            with sql.execute_query(query) as cursor:
+                names = [d[0] for d in cursor.description]
+                records = cursor.fetchall()
+    except Exception as exc:
+        logger.warning(f"webflow: last known rows of {table_name} unavailable ({exc!r})")
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    for record in records:
+        row = {
+            name: (json.loads(value) if name in json_columns and isinstance(value, str) else value)
+            for name, value in zip(names, record, strict=True)
+            if not name.startswith("_dlt")
+        }
+        rows[str(row[key])] = row
+    return rows
+
+
+# files
+
+
+def fetch_file(
+    ctx: Context,
+    ref: FileRef,
+    collection_id: str,
+    item: Mapping[str, Any],
+    locale_id: str,
+) -> dict[str, Any] | None:
+    """Downloads a referenced file once; returns its `cms_files` row the first time it is seen."""
+    url = ctx.client.absolute_url(ref.url)
+    index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
+    entry = index.get(url)
+    if entry is not None and "md5" in entry and not stored(ctx, entry):
+        fresh = download(ctx, url)  # the store was wiped: fetch the file again
+        if fresh is not None:
+            entry = index[url] = {**fresh, "cms": entry.get("cms", False)}
+    if entry is not None and entry.get("cms"):
+        return None  # already in cms_files
+    if entry is None:
+        entry = download(ctx, url)
+        if entry is None:
+            return None  # transient failure: try again next run
+    index[url] = {**entry, "cms": True}
+    return {
+        "url": url,
+        "file_id": ref.file_id,
+        "md5": entry.get("md5"),
+        "size": entry.get("size"),
+        "content_type": entry.get("content_type"),
+        "local_path": entry.get("local_path"),
+        "download_error": entry.get("error"),
+        "first_seen_collection_id": collection_id,
+        "first_seen_item_id": item.get("id"),
+        "first_seen_cms_locale_id": locale_id,
+        "first_seen_field": ref.field_slug,
+        "first_seen_at": utc_now(),
+    }
+
+
+def download(ctx: Context, url: str) -> dict[str, Any] | None:
+    """Index entry of a file: md5/size/path, or a permanent error; None on transient failure."""
+    if not ctx.download_files:
+        return {"error": "downloads disabled"}
+    try:
+        got = ctx.client.download(url, ctx.asset_store, ctx.max_asset_bytes)
+    except DownloadRefusedError as exc:
+        logger.warning(f"webflow: {exc}")
+        return {"error": exc.reason}
+    except WebflowTransientError as exc:
+        logger.warning(f"webflow: download failed, will retry next run: {exc}")
+        return None
+    except WebflowApiError as exc:
+        logger.warning(f"webflow: download failed: {exc}")
+        return {"error": f"HTTP {exc.status}"}
+    return {
+        "md5": got.md5,
+        "size": got.size,
+        "content_type": got.content_type,
+        "local_path": got.path.relative_to(ctx.asset_store).as_posix(),
+    }
+
+
+def stored(ctx: Context, entry: Mapping[str, Any]) -> bool:
+    """True when an index entry's file is still in the store."""
+    path = entry.get("local_path")
+    return bool(path) and (ctx.asset_store / str(path)).is_file()
+
+
+def repair_store(ctx: Context) -> int:
+    """Downloads again every indexed file missing from the store (it was wiped or moved)."""
+    if not ctx.download_files:
+        return 0
+    index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
+    repaired = 0
+    for url, entry in list(index.items()):
+        if "md5" in entry and not stored(ctx, entry):
+            fresh = download(ctx, url)
+            if fresh is not None:
+                index[url] = {**entry, **fresh}
+                repaired += 1
+    if repaired:
+        logger.warning(f"webflow: {repaired} files were missing from the store and were fetched")
+    return repaired
+
+
+def attach_file(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    """Fills md5/local_path of an asset row from the file index, downloading when needed."""
+    url = row.get("hosted_url")
+    if not url:
+        return row
+    url = ctx.client.absolute_url(str(url))
+    index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
+    entry = index.get(url)
+    if entry is None or ("md5" in entry and not stored(ctx, entry)):
+        fresh = download(ctx, url)
+        if fresh is not None:
+            entry = index[url] = {**fresh, "cms": (entry or {}).get("cms", False)}
+    if entry:
+        row["md5"] = entry.get("md5")
+        row["local_path"] = entry.get("local_path")
+        row["download_error"] = entry.get("error")
+    return row
+
+
+def changed_and_removed(
+    state: dict[str, Any],
+    table_name: str,
+    objects: Sequence[Mapping[str, Any]],
+    to_row: Any,
+    finish: Any,
+) -> Iterator[TDataItems]:
+    """Rows of new or changed objects (by content hash), then tombstones of vanished ones."""
+    known: dict[str, str] = state.setdefault("hashes", {})
+    rows = []
+    current = {}
+    for obj in objects:
+        digest = content_hash(obj)
+        current[str(obj["id"])] = digest
+        if known.get(str(obj["id"])) != digest:
+            row = to_row(obj)
+            rows.append(finish(row) if finish else row)
+    removed = sorted(set(known) - set(current))
+    if rows:
+        yield rows
+    if removed:
+        last = last_known_rows(table_name, "id", removed, {})
+        deleted_at = utc_now()
+        yield [
+            {**(last.get(i) or {"id": i}), "is_deleted": True, "deleted_at": deleted_at}
+            for i in removed
+        ]
+    state["hashes"] = current

@@ -208,6 +208,10 @@ def build_small(emulator: Any, tmp_path: Path) -> Migrator:
         [{"id": post_ids[s], "fieldData": {"name": f"Article {i}"}} for i, s in enumerate(slugs)],
         locale=fr,
     )
+    # a translated slug
+    b.update_items(
+        posts["id"], [{"id": post_ids["post-5"], "fieldData": {"slug": "article-5"}}], fr
+    )
     b.publish(posts["id"], [post_ids[s] for s in slugs[:6]])
     b.update_items(posts["id"], [{"id": post_ids["post-1"], "fieldData": {"name": "Edited"}}])
     b.update_items(posts["id"], [{"id": post_ids["post-2"], "isArchived": True}])

@@ -54,6 +54,7 @@ def test_unattributable_400_is_bisected_and_always_ends(tmp_path: Path) -> None:
     done = ex._isolate(_batch(8), send, "c", "create-items")
     assert {e["id"] for b, _ in done for e, _ in b} == {f"s{i}" for i in range(8)} - {"s2", "s5"}
     assert len(sent) < 16
+    ex._flush_audit()
     rejected = ex.ledger.audit_rows("site", "run")
     assert {r["source_id"] for r in rejected if r["status"] == "rejected"} == {"s2", "s5"}
 

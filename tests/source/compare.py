@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,36 +21,17 @@ Key = tuple[str, str, str]  # (item id, cmsLocaleId, "staged" | "live")
 
 
 def export_items(collection: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
-    """(id, locale, state) -> item as the API shows it, from one exported collection."""
+    """(id, locale, state) -> item as the API shows it, from one exported collection.
+
+    The export holds `items: [{id, locales: {cmsLocaleId: {staged, live | None}}}]`.
+    """
     out: dict[Key, dict[str, Any]] = {}
     for entry in collection.get("items") or []:
-        for item, state in _item_versions(entry):
-            out[(str(item["id"]), str(item["cmsLocaleId"]), state)] = item
-    return out
-
-
-def _item_versions(entry: Mapping[str, Any]) -> Iterable[tuple[dict[str, Any], str]]:
-    """The export's item entry in whichever of its plausible shapes, as API-shaped items."""
-    locales = entry.get("locales")
-    if isinstance(locales, Mapping):
-        locales = [{"cmsLocaleId": k, **v} for k, v in locales.items()]
-    if isinstance(locales, list):
-        for loc in locales:
+        for locale_id, versions in (entry.get("locales") or {}).items():
             for state in ("staged", "live"):
-                version = loc.get(state)
-                if version:
-                    yield (
-                        {"id": entry["id"], "cmsLocaleId": loc.get("cmsLocaleId"), **version},
-                        state,
-                    )
-        return
-    for state in ("staged", "live"):
-        versions = entry.get(state)
-        if isinstance(versions, list):
-            for version in versions:
-                yield {"id": entry["id"], **version}, state
-        elif isinstance(versions, Mapping):
-            yield {"id": entry["id"], **versions}, state
+                if versions.get(state):
+                    out[(str(entry["id"]), str(locale_id), state)] = versions[state]
+    return out
 
 
 def _ts(value: Any) -> datetime | None:
@@ -198,9 +179,9 @@ def compare_fields(ex: Extractor, export: Mapping[str, Any]) -> list[str]:
                 want = [{"id": o["id"], "name": o["name"]} for o in validations["options"]]
                 if as_json(row["options"]) != want:
                     problems.append(f"field {field['slug']}: options differ")
-            if field["type"] in ("Reference", "MultiReference"):
-                if row["reference_collection_id"] != validations.get("collectionId"):
-                    problems.append(f"field {field['slug']}: reference target differs")
+            is_reference = field["type"] in ("Reference", "MultiReference")
+            if is_reference and row["reference_collection_id"] != validations.get("collectionId"):
+                problems.append(f"field {field['slug']}: reference target differs")
     return problems
 
 

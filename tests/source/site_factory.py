@@ -252,6 +252,12 @@ def _create_posts(fs: FactorySite, count: int, images_every: int) -> None:
     drafts = [ordered[n] for n in range(count) if n % 3 == 2][:3]
     if drafts:
         b.update_items(cid, [{"id": i, "isDraft": True} for i in drafts])
+    # an image that lives only in the CMS: uploaded, used by an item, then deleted from Assets
+    temp = b.upload_asset("only-in-cms.png", png_bytes(7, 3, 42))
+    b.update_items(
+        cid, [{"id": ordered[1], "fieldData": {"hero-image": {"url": temp["hostedUrl"]}}}]
+    )
+    b.call("DELETE", f"/assets/{temp['id']}")
 
 
 def _create_notes(fs: FactorySite, count: int) -> None:
@@ -277,5 +283,5 @@ def add_items(fs: FactorySite, slug: str, data: Sequence[dict[str, Any]]) -> dic
 
 
 def build_big_site(emulator: Any, items: int, *, name: str = "Big Site") -> FactorySite:
-    """A site with `items` notes (bulk-created in both locales, half published) and the rest small."""
+    """A site with `items` notes (bulk-created in both locales, half published), rest small."""
     return build_site(emulator, posts=10, tags=4, notes=items, images_every=5, name=name)

@@ -223,3 +223,17 @@ def test_token_never_reaches_duckdb_state_or_logs(
         if path.is_file():
             assert token not in path.read_bytes(), path
     assert site.read_token not in caplog.text
+
+
+def test_client_is_shared_safely_by_threads(emulator: Any, site: FactorySite) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator.admin.configure(rateLimit=10, timeScale=600.0)  # 10 requests per 0.1 s
+    client = _client(site, window_seconds=0.1, requests_per_minute=10)
+    emulator.admin.reset_stats()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sites = list(pool.map(lambda _: client.get(f"/sites/{site.site_id}")["id"], range(40)))
+    assert sites == [site.site_id] * 40
+    stats = client.stats.snapshot()
+    assert stats["requests"] == emulator.admin.stats()["total"] == 40 + stats["rate_limited"]
+    assert stats["rate_limited"] <= 2, stats  # paced by one shared window, not by 429s

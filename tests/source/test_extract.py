@@ -28,8 +28,11 @@ def test_full_extract_equals_site(emulator: Any, site: FactorySite, extractor: E
     assert result.client_stats["by_method"] == {"GET": result.client_stats["requests"]}
 
 
-def test_ecommerce_collections_are_skipped(site: FactorySite, extractor: Extractor) -> None:
+def test_ecommerce_collections_are_skipped(
+    site: FactorySite, extractor: Extractor, caplog: Any
+) -> None:
     extractor.run()
+    assert "skipping e-commerce collection 'Products' (product)" in caplog.text
     assert "product" not in extractor.tables()
     slugs = {r["slug"] for r in extractor.rows("collections")}
     assert slugs == {"tags", "blog-posts", "notes"}
@@ -93,3 +96,31 @@ def test_runs_into_filesystem_parquet(emulator: Any, site: FactorySite, tmp_path
     assert str(table.schema.field("reading_time").type) == "double"
     # a second run over the unchanged site writes nothing new
     assert ex.run().data_rows() == {}
+
+
+def test_configured_from_the_environment(
+    emulator: Any, site: FactorySite, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from sources.webflow import webflow_source
+
+    monkeypatch.setenv("SOURCES__WEBFLOW__SITE_ID", site.site_id)
+    monkeypatch.setenv("SOURCES__WEBFLOW__API_TOKEN", site.read_token)
+    monkeypatch.setenv("SOURCES__WEBFLOW__BASE_URL", site.base_url)
+    monkeypatch.setenv("SOURCES__WEBFLOW__REQUESTS_PER_MINUTE", "600")
+    monkeypatch.setenv("SOURCES__WEBFLOW__ASSET_STORE_PATH", str(tmp_path / "store"))
+    monkeypatch.setenv("SOURCES__WEBFLOW__COLLECTIONS", '["tags"]')
+    pipeline = dlt.pipeline(
+        "wf_env",
+        pipelines_dir=str(tmp_path / "p"),
+        destination=dlt.destinations.duckdb(str(tmp_path / "env.duckdb")),
+        dataset_name="webflow",
+    )
+    pipeline.run(webflow_source())
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    assert counts["tags"] == 24 and "blog_posts" not in counts
+    assert any((tmp_path / "store").rglob("*.png"))
+    # a token resolved from the environment does not end up in the trace or state either
+    token = site.read_token.encode()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token not in path.read_bytes(), path

@@ -138,3 +138,41 @@ def test_collections_argument_limits_the_extract(site: FactorySite, extractor: E
     assert "blog_posts" not in extractor.tables()
     assert result.row_counts["tags"] == 6 * 2 * 2
     assert {r["slug"] for r in extractor.rows("collections")} == {"tags"}
+
+
+def test_deleted_collection_and_field_are_marked(
+    emulator: Any, site: FactorySite, extractor: Extractor
+) -> None:
+    extractor.run()
+    notes = site.collection_id("notes")
+    tags = site.builder.collection(site.collection_id("tags"))
+    weight = next(f for f in tags["fields"] if f["slug"] == "weight")
+    site.builder.call("DELETE", f"/collections/{tags['id']}/fields/{weight['id']}")
+    site.builder.call("DELETE", f"/collections/{notes}")
+
+    result = extractor.run()
+
+    (collection,) = extractor.rows("collections", f"id = '{notes}'")
+    assert collection["is_deleted"] and collection["deleted_at"]
+    assert {r["is_deleted"] for r in extractor.rows("notes")} == {True}
+    assert result.row_counts["notes"] == 130 * 2 + 65 * 2
+    fields = extractor.rows("collection_fields", f"is_deleted and collection_id = '{tags['id']}'")
+    assert [f["slug"] for f in fields] == ["weight"]
+    assert {f["collection_id"] for f in extractor.rows("collection_fields", "is_deleted")} == {
+        notes,
+        tags["id"],
+    }
+    # and it stays quiet afterwards
+    assert extractor.run().data_rows() == {}
+
+
+def test_wiped_asset_store_is_filled_again(site: FactorySite, extractor: Extractor) -> None:
+    import shutil
+
+    extractor.run()
+    files = sorted(p.relative_to(extractor.asset_store) for p in extractor.asset_store.rglob("*.*"))
+    shutil.rmtree(extractor.asset_store)
+    result = extractor.run()
+    again = sorted(p.relative_to(extractor.asset_store) for p in extractor.asset_store.rglob("*.*"))
+    assert again == files
+    assert result.data_rows() == {}  # same files, same md5: nothing to load
