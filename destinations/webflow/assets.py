@@ -7,10 +7,14 @@
   `uploadDetails` field and the file last (201 expected), then `patch-asset` when alt text or
   display name must be kept. A file the ledger knows is never uploaded again; a target asset with
   the same name and size whose bytes have the same MD5 is reused (recovers lost responses).
-- Files that items use but that are not in the Assets panel (CMS files) are NOT uploaded: their
-  values keep the source URL and Webflow fetches and re-hosts them while writing the item, which
-  costs no request and keeps them out of the target's Assets panel, as in the source. When such a
-  file has the bytes of an Assets-panel file, the value points at the migrated asset instead.
+- Files that Image/File/MultiImage values use but that are not in the Assets panel (CMS files)
+  are NOT uploaded: their values keep the source URL and Webflow fetches and re-hosts them while
+  writing the item, which costs no request and keeps them out of the target's Assets panel, as
+  in the source. When such a file has the bytes of an Assets-panel file, the value points at the
+  migrated asset instead.
+- Files that only rich text shows (`<img src>`, links) and that are not in the Assets panel are
+  uploaded once per MD5 (root folder): rich-text urls are not re-hosted by Webflow, and would
+  otherwise keep pointing at the source site.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .model import Asset, SourceSite, TargetSite
 from .ops import Op
 from .settings import PHASE_ASSETS
+from .transform import file_urls
 
 
 @dataclass
@@ -124,11 +130,67 @@ def plan_assets(
                 count=1,
             )
         )
+    for md5, url in _inline_files(source, set(by_md5)).items():
+        if md5 in ledger_assets:
+            continue
+        plan.uploads += 1
+        name = _file_name(url)
+        plan.ops.append(
+            Op(
+                PHASE_ASSETS,
+                "upload_asset",
+                None,
+                {
+                    "md5": md5,
+                    "file_name": name,
+                    "folder": None,
+                    "alt_text": None,
+                    "display_name": None,
+                    "local_path": source.file_paths.get(md5),
+                    "url": url,
+                    "size": None,
+                    "keys": [url],
+                },
+                requests=1,
+                uploads=1,
+                count=1,
+            )
+        )
     if source_rows:
         plan.ops.append(
             Op(PHASE_ASSETS, "map_asset_sources", None, {"rows": source_rows}, requests=0)
         )
     return plan
+
+
+def _inline_files(source: SourceSite, panel: set[str]) -> dict[str, str]:
+    """MD5 -> a source url of files that rich text shows (`<img src>`, links) but that are
+    not in the Assets panel: Webflow does not re-host rich-text urls, so these are uploaded
+    (once per MD5) instead of being left on the source site's CDN."""
+    rich = {(c.id, f.slug) for c in source.collections for f in c.fields if f.type == "RichText"}
+    out: dict[str, str] = {}
+    for cid, items in source.items.items():
+        slugs = [s for c, s in rich if c == cid]
+        if not slugs:
+            continue
+        for item in items:
+            for v in item.versions.values():
+                for data in (v.field_data, v.live_field_data or {}):
+                    for slug in slugs:
+                        for url in file_urls(data.get(slug), "RichText"):
+                            md5 = source.file_md5_by_url.get(url)
+                            if md5 and md5 not in panel:
+                                out.setdefault(md5, url)
+    return out
+
+
+def _file_name(url: str) -> str:
+    """`.../<fileId>_<name>.png` -> `<name>.png` (what the file was called when uploaded)."""
+    base = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "file"
+    head, sep, rest = base.partition("_")
+    if sep and len(head) == 24 and all(ch in "0123456789abcdef" for ch in head):
+        base = rest
+    return base[-99:]
 
 
 def _find_in_target(

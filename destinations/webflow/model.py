@@ -110,6 +110,8 @@ class SourceSite:
     """Collection id -> items (not deleted)."""
     file_md5_by_url: dict[str, str] = field(default_factory=dict)
     """Every known file url (asset hostedUrl, CMS file url) -> MD5 of its bytes."""
+    file_paths: dict[str, str] = field(default_factory=dict)
+    """MD5 -> a local copy of the bytes (the source's asset store), when there is one."""
 
     @property
     def primary_tag(self) -> str:

@@ -86,6 +86,7 @@ def load_source(
     if not path.exists():
         raise StagingError(f"staging database {path} does not exist: run the extraction first")
     con = duckdb.connect(str(path))
+    paths: dict[str, str] = {}
     try:
         ds = _find_dataset(con, dataset_name)
         q = f'"{ds}"'
@@ -184,10 +185,13 @@ def load_source(
                 )
                 if r.get("md5") and r.get("hosted_url"):
                     md5_by_url[r["hosted_url"]] = r["md5"]
+        paths: dict[str, str] = {a.md5: a.local_path for a in assets if a.md5 and a.local_path}
         if "cms_files" in existing:
-            for r in _rows(con, f"select url, md5 from {q}.cms_files"):
+            for r in _rows(con, f"select * from {q}.cms_files"):
                 if r.get("md5"):
                     md5_by_url[r["url"]] = r["md5"]
+                    if store and r.get("local_path"):
+                        paths.setdefault(r["md5"], str(store / r["local_path"]))
     finally:
         con.close()
     if not locales:
@@ -200,6 +204,7 @@ def load_source(
         assets=assets,
         items=items,
         file_md5_by_url=md5_by_url,
+        file_paths=paths,
     )
 
 

@@ -544,6 +544,7 @@ class ItemStream:
         self.result = StreamResult(since=self.state.get("cursor"))
         self._emitted: set[str] = set()
         self._read: list[Mapping[str, Any]] = []
+        self._loaded: dict[str, str] = {}  # short hash -> cursor value, of rows known loaded
         self._last_total: int | None = None
 
     def sync(self, live: StreamResult) -> Iterator[TDataItems]:
@@ -599,12 +600,15 @@ class ItemStream:
             rows = []
             for item in items:
                 self._read.append(item)
-                item_id = str(item["id"])
-                if item_id in self._emitted or short_hash(item) in boundary:
+                item_id, digest = str(item["id"]), short_hash(item)
+                if digest in boundary:
+                    self._loaded[digest] = item.get(self.cursor_field) or ""
+                if item_id in self._emitted or digest in boundary:
                     continue
                 if only is not None and item_id not in only:
                     continue
                 self._emitted.add(item_id)
+                self._loaded[digest] = item.get(self.cursor_field) or ""
                 self.result.changed_ids.add(item_id)
                 rows.append(self._row(item))
             if rows:
@@ -656,6 +660,7 @@ class ItemStream:
                     continue
                 self._read.append(item)
                 self._emitted.add(item_id)
+                self._loaded[short_hash(item)] = item.get(self.cursor_field) or ""
                 self.result.changed_ids.add(item_id)
                 rows.append(self._row(item))
             if rows:
@@ -692,13 +697,8 @@ class ItemStream:
         self.state["ids"] = sorted(current)
         if cursor is not None:
             floor = minus_seconds(cursor, self.ctx.overlap_seconds)
-            boundary = sorted(
-                {
-                    short_hash(item)
-                    for item in self._read
-                    if (item.get(self.cursor_field) or "") >= floor
-                }
-            )
+            # only content known to be loaded may be skipped next time
+            boundary = sorted(digest for digest, value in self._loaded.items() if value >= floor)
             if boundary or self._read:
                 self.state["boundary"] = boundary
 
