@@ -673,6 +673,14 @@ class SpecValidator:
         violations = [
             f"request {where}: {text}" for exc in request_errors for text in _describe(exc)
         ]
+        # openapi-core ignores query parameters the operation does not declare; Webflow ignores
+        # them too, so a client relying on one would silently get what it did not ask for
+        declared = {p.name for p in operation.params if p.location == "query"}
+        violations += [
+            f"request {where}: query parameter {key!r} is not declared by the spec"
+            for key in request.parameters.query
+            if key.split("[", 1)[0] not in declared
+        ]
         prefix = f"response {response.status_code} {where}"
         violations += [
             f"{prefix}: {text}"

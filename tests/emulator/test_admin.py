@@ -87,6 +87,7 @@ def test_validator_hook_sees_every_v2_exchange() -> None:
         api = Api(emu.base_url, emu.admin.mint_token([site["id"]]))
         api.get("/sites")
         api.get("/collections/0123456789abcdef01234567")
+        assert emu.httpd.wait_validations()  # each exchange is judged after its answer is sent
         assert seen[0] == ("GET", "/v2/sites", 200)
         assert emu.validated_count == 2
         assert emu.violations == [

@@ -372,3 +372,10 @@ def test_recorded_exchange_from_python_and_cli(
     assert conformance.main([str(lines)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "'bogus' is not one of" in out and "1/2 exchanges conform" in out
+
+
+def test_undeclared_query_parameter(validator: SpecValidator) -> None:
+    """openapi-core alone lets these through; Webflow would silently ignore them."""
+    [violation] = list_items(validator, valid_page(), query="offset=0&pageSize=10")
+    assert "'pageSize' is not declared" in violation
+    assert list_items(validator, valid_page(), query="lastUpdated[gte]=2024-01-01T00:00:00Z") == []
