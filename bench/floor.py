@@ -103,9 +103,16 @@ def floor_requests(
       cost `delete-items` (<=100 per request); `delete-items` in the primary locale removes
       the live copies too (emulator deviation delete-primary-deletes-all), so no unpublish.
 
-    Simplifications (the true floor can only be lower by these): references into the item's
-    own collection are always patched, although ordering items across create batches could set
-    some at creation; a collection's create groups are either all split by flags or all merged.
+    - References into the item's own collection are set at creation when the target can be
+      created in an earlier request: only items on a cycle of the self-reference graph (a
+      greedy feedback vertex set) or deeper than the collection's number of create requests
+      are patched.
+
+    Simplifications (the true floor can only be lower by these): items of different
+    collections are not interleaved, so a cycle between collections is broken at collection
+    level (every reference of the earlier-created collection into the later one is patched);
+    a collection's create groups are either all split by flags or all merged; the feedback
+    vertex set is greedy, not minimal.
     Not counted: `site-publish` (items are published with publish-item), token checks.
     """
     shape = (
@@ -212,6 +219,121 @@ def _ref_targets(coll: CollectionShape, fd: dict[str, Any]) -> frozenset[str]:
     return frozenset(x for x in out if x)
 
 
+def _self_deferred(coll: CollectionShape, new_items: list[Any]) -> set[str]:
+    """Items whose references into their own collection cannot be set at creation.
+
+    Items can be created in any order across the collection's create requests, so a reference
+    to an item of an earlier request is set at creation. Items on a cycle of the self-reference
+    graph cannot all be: a greedy feedback vertex set (highest in x out degree first) is
+    deferred. Of the rest, an item needs its targets in earlier requests: one whose dependency
+    depth reaches the number of create requests (ceil(n/100)) is deferred too.
+    """
+    own = [f["slug"] for f in coll.reference_fields() if coll.target_of(f) == coll.id]
+    if not own:
+        return set()
+    ids = {i.id for i in new_items}
+    edges: dict[str, set[str]] = {}
+    for item in new_items:
+        targets: set[str] = set()
+        for e in item.entries.values():
+            fd = (e.live or e.staged).get("fieldData") or {}
+            for slug in own:
+                value = fd.get(slug)
+                values = value if isinstance(value, list) else [value]
+                targets.update(v for v in values if isinstance(v, str) and v in ids)
+        edges[item.id] = targets
+    deferred = _feedback_vertices(edges)
+    depth: dict[str, int] = {}
+
+    def depth_of(v: str) -> int:
+        stack = [(v, False)]
+        while stack:
+            node, done = stack.pop()
+            if node in depth:
+                continue
+            outs = () if node in deferred else edges[node]
+            if done:
+                depth[node] = 1 + max((depth[t] for t in outs), default=-1)
+                continue
+            stack.append((node, True))
+            stack.extend((t, False) for t in outs if t not in depth)
+        return depth[v]
+
+    batches = pages(len(new_items))
+    for v in edges:
+        if v not in deferred and depth_of(v) >= batches:
+            deferred.add(v)
+    return deferred
+
+
+def _feedback_vertices(edges: dict[str, set[str]]) -> set[str]:
+    """A small set of vertices whose removal leaves the graph acyclic (greedy, per strongly
+    connected component: remove the vertex with the largest in x out degree, repeat)."""
+    removed: set[str] = set()
+    while True:
+        comps = [c for c in _sccs(edges, removed) if len(c) > 1 or _loop(edges, c)]
+        if not comps:
+            return removed
+        for comp in comps:
+            inside = set(comp)
+            indeg = Counter(t for v in comp for t in edges[v] if t in inside)
+            best = max(
+                sorted(comp), key=lambda v: indeg[v] * len(edges[v] & inside) + (v in edges[v])
+            )
+            removed.add(best)
+
+
+def _loop(edges: dict[str, set[str]], comp: list[str]) -> bool:
+    return len(comp) == 1 and comp[0] in edges[comp[0]]
+
+
+def _sccs(edges: dict[str, set[str]], removed: set[str]) -> list[list[str]]:
+    """Strongly connected components (iterative Tarjan) of the graph minus `removed`."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in edges:
+        if root in index or root in removed:
+            continue
+        work = [(root, iter(sorted(edges[root] - removed)))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(edges[w] - removed))))
+                    advanced = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+    return out
+
+
 LIVE = "live"  # item_flags of an item with a live locale: created unarchived, isDraft free
 UNARCHIVED = ((False, False), (True, False))
 
@@ -237,6 +359,8 @@ class _CollectionWork:
         self.deletes = 0
         self.unpublish = 0
         target_items = existing.canonical.get(coll.slug, {}).get("items", {}) if existing else {}
+        new = [i for i in coll.items if existing is None or i.slug not in target_items]
+        self.self_deferred = _self_deferred(coll, new)
         for item in coll.items:
             if existing is not None and item.slug in target_items:
                 self._existing_item(source_items[item.slug], target_items[item.slug])
@@ -284,7 +408,10 @@ class _CollectionWork:
             if e.live is None:
                 wanted = (bool(e.staged.get("isDraft")), bool(e.staged.get("isArchived")))
             phase = "pre" if e.live is not None else "free"
-            key = (phase, differs, _ref_targets(self.coll, fd), wanted, item_flags)
+            refs = _ref_targets(self.coll, fd)
+            if item.id not in self.self_deferred:
+                refs = refs - {self.coll.id}  # its own-collection targets are created before it
+            key = (phase, differs, refs, wanted, item_flags)
             self.update_groups[key] += 1
             if e.live is not None:
                 staged_fd = e.staged.get("fieldData") or {}

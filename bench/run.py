@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -56,7 +57,6 @@ def run_ours(args: dict[str, Any]) -> dict[str, Any]:
     """Our migration in the child process: extract the source into DuckDB with the dlt source,
     then load it into the target with the destination's `migrate`, both pacing themselves under
     the rate limit given (none when off). Returns what `run_naive` returns."""
-    import os
     import shutil
 
     found = find_ours()
@@ -207,7 +207,10 @@ def benchmark(
                     "source_token": gen.source_token,
                     "target_site_id": target_id,
                     "target_token": target_token,
-                    "workdir": str(ROOT / "bench" / "out" / label.replace("@", "-")),
+                    # unique per run: two benchmarks at once must not share dlt state
+                    "workdir": str(
+                        ROOT / "bench" / "out" / f"{label.replace('@', '-')}-{items}-{os.getpid()}"
+                    ),
                     "rate_limit": limit,
                     "time_scale": time_scale,
                 }

@@ -138,9 +138,6 @@ def run_migration(args: argparse.Namespace, sites: dict[str, Any]) -> int:
     except MissingScopeError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 3
-    if not args.dry_run:
-        print("plan:")
-        print(report.plan.summary())
     print_report(report)
     return 0 if report.ok else 1
 

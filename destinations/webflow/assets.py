@@ -19,11 +19,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sources.webflow.client import (
+    WebflowApiError,
+    WebflowValidationError,
+)
+
+from .context import OpContext, md5_hex
+from .errors import TargetWriteError
 from .model import Asset, SourceSite, TargetSite
 from .ops import Op
 from .settings import PHASE_ASSETS
@@ -205,3 +214,146 @@ def _find_in_target(
         if md5_of(t) == a.md5:
             return {"id": t["id"], "hostedUrl": t.get("hostedUrl"), "fileName": a.file_name}
     return None
+
+
+class AssetOps(OpContext):
+    """Executes folder and file ops: create, upload, map, with recovery."""
+
+    def _op_map_folders(self, _c: str, p: dict[str, Any]) -> None:
+        for src, tgt, name in p["rows"]:
+            self.ledger.put_folder(self.site, src, tgt, name)
+
+    def _op_create_folder(self, _c: str, p: dict[str, Any]) -> None:
+        folders = self.ledger.folders(self.site)
+        if p["id"] in folders:
+            return
+        parent = folders.get(p["parent"]) if p.get("parent") else None
+        body: dict[str, Any] = {"displayName": p["name"]}
+        if parent:
+            body["parentFolder"] = parent
+        earlier = self._begin("create_folder", "", p)
+        if earlier and self._recover_folder(p, parent):
+            self._finish()
+            return
+        try:
+            made = self.client.post(
+                f"/sites/{self.site}/asset_folders", body, operation="create-asset-folder"
+            )
+        except WebflowValidationError:
+            if not self._recover_folder(p, parent):
+                raise
+            self._finish()
+            return
+        self.ledger.put_folder(self.site, p["id"], made["id"], p["name"])
+        self._audit("create-asset-folder", "ok", source_id=p["id"], target_id=made["id"])
+        self._finish()
+
+    def _recover_folder(self, p: dict[str, Any], parent: str | None) -> bool:
+        for page in self.client.paginate(
+            f"/sites/{self.site}/asset_folders",
+            None,
+            "assetFolders",
+            operation="list-asset-folders",
+        ):
+            for f in page.items:
+                if f.get("displayName") == p["name"] and (f.get("parentFolder") or None) == parent:
+                    self.ledger.put_folder(self.site, p["id"], f["id"], p["name"])
+                    return True
+        return False
+
+    def _op_map_asset(self, _c: str, p: dict[str, Any]) -> None:
+        a = p["asset"]
+        self.ledger.put_asset(self.site, p["md5"], a["id"], a.get("hostedUrl") or "", a["fileName"])
+        self.ledger.put_asset_sources(self.site, [(k, p["md5"]) for k in p["keys"]])
+
+    def _op_map_asset_sources(self, _c: str, p: dict[str, Any]) -> None:
+        self.ledger.put_asset_sources(self.site, [tuple(r) for r in p["rows"]])
+
+    def _file_bytes(self, p: dict[str, Any]) -> bytes:
+        path = p.get("local_path")
+        if path and Path(path).is_file():
+            data = Path(path).read_bytes()
+            if md5_hex(data) == p["md5"]:
+                return data
+        with tempfile.TemporaryDirectory() as tmp:
+            got = self.client.download(p["url"], tmp, 10 * 1024 * 1024 * 4)
+            return got.path.read_bytes()
+
+    def _op_upload_asset(self, _c: str, p: dict[str, Any]) -> None:
+        md5 = p["md5"]
+        keys = [(k, md5) for k in p["keys"]]
+        if md5 in self.ledger.assets(self.site):
+            self.ledger.put_asset_sources(self.site, keys)
+            return
+        earlier = self._begin("upload_asset", "", {"md5": md5, "file_name": p["file_name"]})
+        if earlier and self._recover_asset(p):
+            self.ledger.put_asset_sources(self.site, keys)
+            self._finish()
+            return
+        data = self._file_bytes(p)
+        body: dict[str, Any] = {"fileName": p["file_name"], "fileHash": md5}
+        folder = self.ledger.folders(self.site).get(p.get("folder") or "")
+        if folder:
+            body["parentFolder"] = folder
+        created = self.client.post(f"/sites/{self.site}/assets", body, operation="create-asset")
+        form = [(k, str(v)) for k, v in (created.get("uploadDetails") or {}).items()]
+        content_type = (created.get("uploadDetails") or {}).get("content-type")
+        answer = self._upload.post(
+            created["uploadUrl"],
+            data=form,
+            files={"file": (p["file_name"], data, content_type or "application/octet-stream")},
+            timeout=120,
+        )
+        self.uploads += 1
+        if answer.status_code != 201:
+            self._audit(
+                "upload-asset",
+                "error",
+                source_id=p["keys"][0] if p["keys"] else md5,
+                http_status=answer.status_code,
+                error=answer.text[:300],
+            )
+            if answer.status_code >= 500:
+                raise TargetWriteError(f"S3 upload of {p['file_name']} -> {answer.status_code}")
+            return
+        hosted = created.get("hostedUrl") or ""
+        patch: dict[str, Any] = {}
+        if p.get("alt_text"):
+            patch["altText"] = p["alt_text"]
+        if p.get("display_name") and p["display_name"] != p["file_name"]:
+            patch["displayName"] = p["display_name"]
+        if patch:
+            patched = self.client.patch(f"/assets/{created['id']}", patch, operation="patch-asset")
+            hosted = (patched or {}).get("hostedUrl") or hosted
+        self.ledger.put_asset(
+            self.site,
+            md5,
+            created["id"],
+            hosted,
+            p["file_name"],
+            p.get("alt_text"),
+            p.get("display_name"),
+        )
+        self.ledger.put_asset_sources(self.site, keys)
+        self._audit("create-asset", "ok", source_id=md5, target_id=created["id"])
+        self._finish()
+
+    def _recover_asset(self, p: dict[str, Any]) -> bool:
+        for page in self.client.paginate(
+            f"/sites/{self.site}/assets", None, "assets", operation="list-assets"
+        ):
+            for a in page.items:
+                if a.get("originalFileName") != p["file_name"]:
+                    continue
+                with tempfile.TemporaryDirectory() as tmp:
+                    try:
+                        got = self.client.download(a["hostedUrl"], tmp, 40 * 1024 * 1024)
+                    except WebflowApiError:
+                        continue
+                if got.md5 == p["md5"]:
+                    self.ledger.put_asset(
+                        self.site, p["md5"], a["id"], a["hostedUrl"], p["file_name"]
+                    )
+                    self._audit("create-asset", "recovered", source_id=p["md5"], target_id=a["id"])
+                    return True
+        return False

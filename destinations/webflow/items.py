@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import OpContext
 from .model import Collection, Item, ItemVersion, SourceSite, TargetItem
 from .ops import Op, chunks
 from .settings import (
@@ -42,7 +43,7 @@ from .settings import (
     PHASE_STATES,
     REFERENCE_TYPES,
 )
-from .transform import collection_context, file_urls, references, source_files
+from .transform import collection_context, file_urls, references, source_files, transform
 
 SIMPLE_TYPES = frozenset(
     {"PlainText", "Email", "Phone", "Link", "Number", "Switch", "Color", "DateTime", "VideoLink"}
@@ -473,3 +474,184 @@ def plan_items(
     # stable: by phase, then collection order, then op order
     plan.ops = [op for _rank, _pos, op in sorted(all_ops, key=lambda x: (x[0], x[1]))]
     return plan
+
+
+class ItemOps(OpContext):
+    """Executes item ops: reject, adopt, bulk create (with recovery), bulk update."""
+
+    def _op_reject_items(self, cid: str, p: dict[str, Any]) -> None:
+        for r in p["items"]:
+            self._audit(
+                "create-items",
+                "rejected",
+                collection=cid,
+                source_id=r["id"],
+                field=r.get("field"),
+                error=r["reason"],
+            )
+
+    def _op_adopt_items(self, cid: str, p: dict[str, Any]) -> None:
+        self.ledger.put_items(
+            self.site,
+            [(cid, src, loc, tgt, slug, None, False) for src, loc, tgt, slug in p["rows"]],
+        )
+        for src, _loc, tgt, _slug in p["rows"][:1]:
+            self._audit("adopt-item", "ok", collection=cid, source_id=src, target_id=tgt)
+
+    def _op_create_items(self, cid: str, p: dict[str, Any]) -> None:
+        mapped = self.ledger.target_item_ids(self.site)
+        todo = [e for e in p["items"] if e["id"] not in mapped]
+        if not todo:
+            return
+        tcid = self.ledger.collections(self.site)[cid]
+        locales = self.ledger.locales(self.site)
+        earlier = self._begin("create_items", cid, {"ids": [e["id"] for e in todo]})
+        if earlier:
+            todo = self._recover_items(cid, tcid, todo, p["locales"])
+            if not todo:
+                self._finish()
+                return
+        lookups = self.lookups()
+        prepared = []
+        for e in todo:
+            t = transform(
+                e["field_data"],
+                p["ctx"],
+                e.get("md5") or {},
+                lookups,
+                defer=e.get("defer") or [],
+                drop_unresolved=True,
+            )
+            for slug, reason in t.problems:
+                self._audit(
+                    "create-items",
+                    "warning",
+                    collection=cid,
+                    source_id=e["id"],
+                    field=slug,
+                    error=reason,
+                )
+            prepared.append((e, t.field_data))
+
+        def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
+            body = {
+                "cmsLocaleIds": [locales[t] for t in p["locales"]],
+                "isDraft": p["is_draft"],
+                "isArchived": p["is_archived"],
+                "fieldData": [fd for _e, fd in batch],
+            }
+            return self.client.post(
+                f"/collections/{tcid}/items/bulk", body, operation="create-items"
+            )
+
+        for batch, answer in self._isolate(prepared, send, cid, "create-items"):
+            by_slug = {
+                (it.get("fieldData") or {}).get("slug"): it["id"]
+                for it in (answer or {}).get("items") or []
+            }
+            rows = []
+            for e, fd in batch:
+                tid = by_slug.get(fd.get("slug"))
+                if tid is None:
+                    continue
+                rows.extend(
+                    (cid, e["id"], t, tid, fd.get("slug"), None, False) for t in p["locales"]
+                )
+                self._audit("create-items", "ok", collection=cid, source_id=e["id"], target_id=tid)
+            self.ledger.put_items(self.site, rows)
+        self._finish()
+
+    def _recover_items(
+        self, cid: str, tcid: str, todo: list[dict[str, Any]], tags: list[str]
+    ) -> list[dict[str, Any]]:
+        """Maps items a lost create wrote (by slug); returns those still to create."""
+        wanted = {e["field_data"].get("slug"): e for e in todo}
+        found: dict[str, str] = {}
+        for page in self.client.paginate(
+            f"/collections/{tcid}/items", None, "items", operation="list-collection-items"
+        ):
+            for it in page.items:
+                slug = (it.get("fieldData") or {}).get("slug")
+                if slug in wanted:
+                    found[slug] = it["id"]
+        rows = []
+        for slug, tid in found.items():
+            e = wanted[slug]
+            rows.extend((cid, e["id"], t, tid, slug, None, False) for t in tags)
+            self._audit(
+                "create-items", "recovered", collection=cid, source_id=e["id"], target_id=tid
+            )
+        self.ledger.put_items(self.site, rows)
+        return [e for s, e in wanted.items() if s not in found]
+
+    def _entry_bodies(
+        self, cid: str, p: dict[str, Any], operation: str
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        mapped = self.ledger.target_item_ids(self.site)
+        locales = self.ledger.locales(self.site)
+        lookups = self.lookups()
+        out = []
+        for e in p["entries"]:
+            tid = mapped.get(e["id"])
+            if tid is None:
+                self._audit(
+                    operation,
+                    "skipped",
+                    collection=cid,
+                    source_id=e["id"],
+                    locale=e["locale"],
+                    error="item was not created in the target",
+                )
+                continue
+            body: dict[str, Any] = {"id": tid, "cmsLocaleId": locales[e["locale"]]}
+            if "field_data" in e:
+                t = transform(
+                    e["field_data"], p["ctx"], e.get("md5") or {}, lookups, drop_unresolved=True
+                )
+                for slug, reason in t.problems:
+                    self._audit(
+                        operation,
+                        "warning",
+                        collection=cid,
+                        source_id=e["id"],
+                        locale=e["locale"],
+                        field=slug,
+                        error=reason,
+                    )
+                if t.field_data:
+                    body["fieldData"] = t.field_data
+            if "is_draft" in e:
+                body["isDraft"] = e["is_draft"]
+            if "is_archived" in e:
+                body["isArchived"] = e["is_archived"]
+            if len(body) > 2:
+                out.append((e, body))
+        return out
+
+    def _op_update_items(self, cid: str, p: dict[str, Any]) -> None:
+        tcid = self.ledger.collections(self.site)[cid]
+        prepared = self._entry_bodies(cid, p, "update-items")
+        if not prepared:
+            return
+
+        def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
+            return self.client.patch(
+                f"/collections/{tcid}/items",
+                {"items": [b for _e, b in batch]},
+                operation="update-items",
+            )
+
+        slugs = []
+        for batch, _answer in self._isolate(prepared, send, cid, "update-items"):
+            for e, b in batch:
+                self._audit(
+                    "update-items",
+                    "ok",
+                    collection=cid,
+                    source_id=e["id"],
+                    target_id=b["id"],
+                    locale=e["locale"],
+                )
+                if (b.get("fieldData") or {}).get("slug"):
+                    slugs.append((cid, e["id"], e["locale"], b["fieldData"]["slug"]))
+        self.ledger.set_slugs(self.site, slugs)

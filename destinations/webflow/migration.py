@@ -267,6 +267,7 @@ def _migrate(
     if pipeline is None:  # pragma: no cover - set above whenever not dry_run
         raise RuntimeError("no pipeline")
 
+    say("plan:\n" + plan.summary())
     phases = plan.by_phase()
     for phase in PHASES:
         ops = phases[phase]

@@ -18,6 +18,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from sources.webflow.client import (
+    WebflowConflictError,
+)
+
+from .context import OpContext
 from .model import Collection, Field, SourceSite, TargetSite
 from .ops import Op
 from .settings import (
@@ -28,6 +33,7 @@ from .settings import (
     REFERENCE_TYPES,
     SYSTEM_FIELD_SLUGS,
 )
+from .target import parse_collection, parse_field
 
 
 @dataclass
@@ -253,3 +259,119 @@ def plan_schema(
         if op.collection in creating:
             plan.new_fields[op.collection] = plan.new_fields.get(op.collection, 0) + 1
     return plan
+
+
+class SchemaOps(OpContext):
+    """Executes schema ops: map, create collections and fields, with recovery."""
+
+    def _op_map_schema(self, _c: str, p: dict[str, Any]) -> None:
+        for tag, src, tgt, primary in p.get("locales", []):
+            self.ledger.put_locale(self.site, tag, src, tgt, primary)
+        for cid, tid, slug in p.get("collections", []):
+            self.ledger.put_collection(self.site, cid, tid, slug)
+        self.ledger.put_fields(self.site, [tuple(r) for r in p.get("fields", [])])
+        self.ledger.put_options(self.site, [tuple(r) for r in p.get("options", [])])
+
+    def _record_collection(self, cid: str, source_specs: list[dict[str, Any]], body: dict) -> None:
+        coll = parse_collection(body)
+        if any(f.type == "Option" and not f.options for f in coll.fields):
+            coll = parse_collection(
+                self.client.get(f"/collections/{coll.id}", operation="collection-details")
+            )
+        self.ledger.put_collection(self.site, cid, coll.id, coll.slug)
+        self._record_fields(cid, coll.fields, source_specs)
+
+    def _record_fields(self, cid: str, target_fields: list[Any], specs: list[dict]) -> None:
+        by_slug = {f.slug: f for f in target_fields}
+        by_name = {(f.display_name, f.type): f for f in target_fields}
+        rows, options = [], []
+        for s in ("name", "slug"):
+            if s in by_slug:
+                rows.append((cid, s, s, by_slug[s].id, by_slug[s].type))
+        for spec in specs:
+            tf = by_slug.get(spec["slug"]) or by_name.get((spec["displayName"], spec["type"]))
+            if tf is None:
+                continue
+            rows.append((cid, spec["slug"], tf.slug, tf.id, tf.type))
+            names = {name: oid for oid, name in tf.options.items()}
+            options.extend(
+                (cid, spec["slug"], n, names[n]) for n in spec.get("options") or [] if n in names
+            )
+        self.ledger.put_fields(self.site, rows)
+        self.ledger.put_options(self.site, options)
+
+    def _op_create_collection(self, cid: str, p: dict[str, Any]) -> None:
+        if cid in self.ledger.collections(self.site):
+            return
+        earlier = self._begin("create_collection", cid, {"slug": p["slug"]})
+        if earlier and self._recover_collection(cid, p):
+            self._finish()
+            return
+        targets = self.ledger.collections(self.site)
+        body = {
+            "displayName": p["displayName"],
+            "singularName": p["singularName"],
+            "slug": p["slug"],
+            "fields": [field_body(s, targets) for s in p["fields"]],
+        }
+        try:
+            created = self.client.post(
+                f"/sites/{self.site}/collections", body, operation="create-collection"
+            )
+        except WebflowConflictError:
+            if not self._recover_collection(cid, p):
+                raise
+            self._finish()
+            return
+        self._record_collection(cid, p["fields"], created)
+        self._audit(
+            "create-collection", "ok", collection=cid, source_id=cid, target_id=created["id"]
+        )
+        self._finish()
+
+    def _recover_collection(self, cid: str, p: dict[str, Any]) -> bool:
+        listed = self.client.get(f"/sites/{self.site}/collections", operation="list-collections")
+        for c in (listed or {}).get("collections") or []:
+            if c.get("slug") == p["slug"] or c.get("displayName") == p["displayName"]:
+                details = self.client.get(f"/collections/{c['id']}", operation="collection-details")
+                self._record_collection(cid, p["fields"], details)
+                self._audit("create-collection", "recovered", collection=cid, target_id=c["id"])
+                return True
+        return False
+
+    def _op_create_field(self, cid: str, p: dict[str, Any]) -> None:
+        spec = p["field"]
+        if spec["slug"] in self.ledger.fields(self.site).get(cid, {}):
+            return
+        tcid = self.ledger.collections(self.site)[cid]
+        earlier = self._begin("create_field", cid, {"slug": spec["slug"]})
+        if earlier and self._recover_field(cid, tcid, spec):
+            self._finish()
+            return
+        body = field_body(spec, self.ledger.collections(self.site))
+        try:
+            created = self.client.post(
+                f"/collections/{tcid}/fields", body, operation="create-field"
+            )
+        except WebflowConflictError:
+            if not self._recover_field(cid, tcid, spec):
+                raise
+            self._finish()
+            return
+        field = parse_field(created)
+        if field.type == "Option" and not field.options:
+            self._recover_field(cid, tcid, spec)
+        else:
+            self._record_fields(cid, [field], [spec])
+        self._audit(
+            "create-field", "ok", collection=cid, source_id=spec["slug"], target_id=field.id
+        )
+        self._finish()
+
+    def _recover_field(self, cid: str, tcid: str, spec: dict[str, Any]) -> bool:
+        coll = parse_collection(
+            self.client.get(f"/collections/{tcid}", operation="collection-details")
+        )
+        before = len(self.ledger.fields(self.site).get(cid, {}))
+        self._record_fields(cid, coll.fields, [spec])
+        return len(self.ledger.fields(self.site).get(cid, {})) > before

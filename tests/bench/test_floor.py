@@ -140,3 +140,15 @@ def test_floor_against_a_complete_target_is_reads_only(emulator: EmulatorServer)
         "list-asset-folders": 1,
         "list-assets": 1,
     }
+
+
+def test_self_references_need_a_patch_only_on_cycles() -> None:
+    from bench.floor import _feedback_vertices, _sccs
+
+    # a -> b -> c -> a is a cycle (one vertex breaks it); d -> a and e -> e (a self loop)
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    comps = sorted(sorted(c) for c in _sccs(edges, set()))
+    assert comps == [["a", "b", "c"], ["d"], ["e"]]
+    cut = _feedback_vertices(edges)
+    assert len(cut) == 2 and "e" in cut and cut & {"a", "b", "c"}
+    assert _feedback_vertices({"a": {"b"}, "b": set()}) == set()

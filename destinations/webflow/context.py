@@ -1,0 +1,252 @@
+"""Shared plumbing of the op handlers: intents, audit buffer, lookups, 400 isolation.
+
+The why of it is in `executor.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from dlt.common import logger
+
+from sources.webflow.client import (
+    WebflowApiError,
+    WebflowAuthError,
+    WebflowClient,
+    WebflowConflictError,
+    WebflowNotFoundError,
+    WebflowTransientError,
+    WebflowValidationError,
+)
+
+from .errors import MissingScopeError, TargetWriteError
+from .ledger import Ledger
+from .transform import Lookups
+
+_INDEX = re.compile(r"(?:items|fieldData)\[(\d+)\]")
+
+
+class OpContext:
+    """What every op handler shares: client, ledger, intents, audit buffer, 400 isolation."""
+
+    def __init__(
+        self,
+        client: WebflowClient,
+        ledger: Ledger,
+        site_id: str,
+        run_id: str,
+        *,
+        upload_session: requests.Session | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.site = site_id
+        self.run_id = run_id
+        self.uploads = 0
+        self._upload = upload_session or requests.Session()  # presigned: never the token
+        self._lock = threading.Lock()
+        self._phase = ""
+        self._audit_rows: list[dict[str, Any]] = []
+
+    # plumbing
+
+    def run(self, row: dict[str, Any], state: dict[str, Any] | None = None) -> None:
+        """Executes one op row; `state` is the load package's destination state (or None)."""
+        handler: Callable[[str, dict[str, Any]], None] = getattr(self, f"_op_{row['kind']}")
+        with self._lock:
+            self._phase = row.get("phase") or ""
+            self._state = state
+            self._key = row["op_key"]
+            try:
+                handler(row.get("collection") or "", row.get("payload") or {})
+            except WebflowAuthError as exc:
+                raise MissingScopeError(exc.message, exc.missing_scopes) from exc
+            except WebflowTransientError as exc:
+                raise TargetWriteError(str(exc)) from exc
+            finally:
+                self._flush_audit()
+
+    def _begin(self, kind: str, collection: str, payload: Any) -> bool:
+        """Records the intent; returns True when an earlier attempt may have written already."""
+        earlier = self.ledger.op_status(self.site, self._key) == "in_flight"
+        if self._state is not None:
+            earlier = earlier or self._state.get(self._key) == "in_flight"
+        self.ledger.begin(self.site, self._key, kind, collection, payload)
+        if self._state is not None:
+            self._state[self._key] = "in_flight"
+            _commit_state()
+        return earlier
+
+    def _finish(self) -> None:
+        self.ledger.finish(self.site, self._key)
+        if self._state is not None:
+            self._state[self._key] = "done"
+            _commit_state()
+
+    def _audit(self, operation: str, status: str, **kw: Any) -> None:
+        """Buffers an audit row; `run` writes the op's rows in one statement."""
+        self._audit_rows.append(
+            dict(
+                run_id=self.run_id,
+                site=self.site,
+                phase=self._phase,
+                operation=operation,
+                status=status,
+                **kw,
+            )
+        )
+
+    def _flush_audit(self) -> None:
+        rows, self._audit_rows = self._audit_rows, []
+        self.ledger.audit_many(rows)
+
+    def lookups(self) -> Lookups:
+        return Lookups(
+            collections=self.ledger.collections(self.site),
+            fields=self.ledger.fields(self.site),
+            options=self.ledger.options(self.site),
+            assets=self.ledger.assets(self.site),
+            items=self.ledger.target_item_ids(self.site),
+        )
+
+    def _targets(self, cid: str, p: dict[str, Any], operation: str) -> list[tuple[dict, dict]]:
+        mapped = self.ledger.target_item_ids(self.site)
+        locales = self.ledger.locales(self.site)
+        out = []
+        for e in p["items"]:
+            tid = mapped.get(e["id"])
+            if tid is None:
+                self._audit(
+                    operation,
+                    "skipped",
+                    collection=cid,
+                    source_id=e["id"],
+                    error="item was not created in the target",
+                )
+                continue
+            body: dict[str, Any] = {"id": tid}
+            if e.get("locales"):
+                body["cmsLocaleIds"] = [locales[t] for t in e["locales"]]
+            out.append((e, body))
+        return out
+
+    # 400 isolation
+
+    def _isolate(
+        self,
+        prepared: list[tuple[dict[str, Any], dict[str, Any]]],
+        send: Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], Any],
+        cid: str,
+        operation: str,
+        not_found_ok: bool = False,
+    ) -> list[tuple[list[tuple[dict[str, Any], dict[str, Any]]], Any]]:
+        """Sends `prepared` in one request; on a 400 drops the entries it names and sends the
+        rest again. Every 400 removes or splits something, so this ends."""
+        done = []
+        pending = [prepared]
+        while pending:
+            batch = pending.pop(0)
+            if not batch:
+                continue
+            try:
+                done.append((batch, send(batch)))
+            except (WebflowValidationError, WebflowNotFoundError, WebflowConflictError) as exc:
+                if isinstance(exc, WebflowNotFoundError) and not_found_ok and len(batch) == 1:
+                    done.append((batch, None))
+                    continue
+                culprits = _culprits(batch, exc.details) if len(batch) > 1 else {0}
+                if (culprits and len(culprits) < len(batch)) or len(batch) == 1:
+                    for i in sorted(culprits):
+                        e, b = batch[i]
+                        field, reason = _reason(exc, b)
+                        self._audit(
+                            operation,
+                            "rejected",
+                            collection=cid,
+                            source_id=e["id"],
+                            target_id=b.get("id"),
+                            locale=e.get("locale"),
+                            http_status=exc.status,
+                            field=field,
+                            error=reason,
+                        )
+                        logger.warning(f"webflow: {operation} rejected {e['id']}: {reason}")
+                    pending.insert(0, [x for i, x in enumerate(batch) if i not in culprits])
+                else:
+                    mid = len(batch) // 2
+                    pending[0:0] = [batch[:mid], batch[mid:]]
+        return done
+
+
+def _field_data(body: dict[str, Any]) -> dict[str, Any]:
+    return body.get("fieldData") or body
+
+
+def _culprits(batch: list[tuple[dict[str, Any], dict[str, Any]]], details: list[Any]) -> set[int]:
+    """Indexes of the entries a 400's details point at (by index, or by field and value)."""
+    found: set[int] = set()
+    for d in details:
+        param = str(d.get("param") or d.get("field") or "") if isinstance(d, dict) else ""
+        text = (
+            str(d.get("description") or d.get("message") or "") if isinstance(d, dict) else str(d)
+        )
+        m = _INDEX.search(param)
+        if m and int(m.group(1)) < len(batch):
+            found.add(int(m.group(1)))
+            continue
+        slug = param.split(".")[-1]
+        if not slug:
+            continue
+        hits = set()
+        for i, (_e, b) in enumerate(batch):
+            fd = _field_data(b)
+            value = fd.get(slug)
+            missing = "required" in text.lower() and value is None
+            if missing or (value is not None and _mentions(text, value)):
+                hits.add(i)
+        found |= hits
+    return found
+
+
+def _mentions(text: str, value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        s = v.get("url") if isinstance(v, dict) else v
+        if isinstance(s, str) and s and s in text:
+            return True
+        if not isinstance(s, str) and repr(s) in text:
+            return True
+    return False
+
+
+def _reason(exc: WebflowApiError, body: dict[str, Any]) -> tuple[str | None, str]:
+    fd = _field_data(body)
+    for d in exc.details:
+        if isinstance(d, dict):
+            param = str(d.get("param") or d.get("field") or "")
+            slug = param.split(".")[-1]
+            text = str(d.get("description") or d.get("message") or "")
+            if slug in fd or "required" in text.lower():
+                return slug or None, text
+    first = exc.details[0] if exc.details else None
+    if isinstance(first, dict):
+        return (first.get("param") or None), str(first.get("description") or exc.message)
+    return None, str(first or exc.message)
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _commit_state() -> None:
+    try:
+        from dlt.common.storages.load_package import commit_load_package_state
+
+        commit_load_package_state()
+    except Exception:
+        pass
