@@ -381,8 +381,8 @@ def generate_site(base_url: str, admin: Any, items: int, seed: int = 1) -> Gener
     if admin is not None:
         source_site = admin.create_site(name, locales=LOCALES)
         target_site = admin.create_site(f"{name} target", locales=LOCALES)
-        source_token = _token(admin.mint_token([source_site["id"]]))
-        target_token = _token(admin.mint_token([target_site["id"]]))
+        source_token = admin.mint_token([source_site["id"]])
+        target_token = admin.mint_token([target_site["id"]])
     else:
         source_site = emu.create_site(base_url, name, LOCALES)
         target_site = emu.create_site(base_url, f"{name} target", LOCALES)

@@ -11,16 +11,6 @@ class AdminError(RuntimeError):
     """The admin interface refused a request."""
 
 
-class MintedToken(str):
-    """The token string; `minted["token"]` also works, so callers written against the admin
-    answer `{"token": ...}` and callers expecting a plain string both keep working."""
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if key == "token":
-            return str(self)
-        return super().__getitem__(key)
-
-
 class AdminClient:
     """Creates sites and tokens, configures rate limits/faults, reads stats, exports, seeds."""
 
@@ -59,14 +49,14 @@ class AdminClient:
         site_ids: list[str],
         scopes: list[str] | None = None,
         rate_limit: int | None = None,
-    ) -> MintedToken:
-        """The new token (a str; `["token"]` on it gives the same string)."""
+    ) -> str:
+        """The new token."""
         body: dict[str, Any] = {"siteIds": list(site_ids)}
         if scopes is not None:
             body["scopes"] = list(scopes)
         if rate_limit is not None:
             body["rateLimit"] = rate_limit
-        return MintedToken(self._call("POST", "/tokens", body)["token"])
+        return str(self._call("POST", "/tokens", body)["token"])
 
     def configure(self, **config: Any) -> dict[str, Any]:
         """configure(rateLimit=60, timeScale=60.0, faults={...}) -> the whole config."""

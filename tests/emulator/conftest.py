@@ -59,7 +59,7 @@ class World:
             "Source", locales=[("en-US", "English"), ("fr-FR", "French")]
         )
         self.site_id: str = self.site["id"]
-        self.token = emu.admin.mint_token([self.site_id])["token"]
+        self.token = emu.admin.mint_token([self.site_id])
         self.api = Api(emu.base_url, self.token)
         self.en: str = self.site["locales"]["primary"]["cmsLocaleId"]
         self.fr: str = self.site["locales"]["secondary"][0]["cmsLocaleId"]

@@ -36,7 +36,7 @@ def test_rate_limit_headers_429_and_recovery_under_time_scale(world: World) -> N
 
 
 def test_retry_after_is_whole_seconds_at_real_time(world: World) -> None:
-    token = world.emu.admin.mint_token([world.site_id], rate_limit=2)["token"]
+    token = world.emu.admin.mint_token([world.site_id], rate_limit=2)
     api = Api(world.emu.base_url, token)
     api.get("/sites")
     api.get("/sites")

@@ -54,9 +54,9 @@ def build(base_url: str, admin: AdminClient) -> dict[str, Any]:
     source_site = admin.create_site("Acme Blog", locales=LOCALES)
     target_site = admin.create_site("Acme Blog (new)", locales=LOCALES)
     # seeding needs write access to the source; the demo's source token is read-only
-    seed_token = admin.mint_token([source_site["id"]])["token"]
-    source_token = admin.mint_token([source_site["id"]], scopes=SOURCE_SCOPES)["token"]
-    target_token = admin.mint_token([target_site["id"]], scopes=TARGET_SCOPES)["token"]
+    seed_token = admin.mint_token([source_site["id"]])
+    source_token = admin.mint_token([source_site["id"]], scopes=SOURCE_SCOPES)
+    target_token = admin.mint_token([target_site["id"]], scopes=TARGET_SCOPES)
 
     site = SiteBuilder(base_url, seed_token, source_site)
     counts = _populate(site)

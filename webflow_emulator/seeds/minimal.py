@@ -12,7 +12,7 @@ from ..admin_client import AdminClient
 def build(base_url: str, admin: AdminClient) -> dict[str, Any]:
     """Builds the minimal world through the public API; returns ids and the token."""
     site = admin.create_site("Minimal", locales=[("en-US", "English"), ("fr-FR", "French")])
-    token = admin.mint_token([site["id"]])["token"]
+    token = admin.mint_token([site["id"]])
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {token}"
 
