@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,12 @@ def run_demo(args: argparse.Namespace) -> int:
     """Embedded emulator with the demo world: migrate source -> target, then verify."""
     from webflow_emulator import EmulatorServer
 
-    with EmulatorServer(port=0) as emu, tempfile.TemporaryDirectory() as tmp:
+    demo_dir = WORK_DIR / "demo"
+    if args.staging is None:
+        # a fresh emulator means fresh ids: the previous demo's staging and ledger are stale
+        shutil.rmtree(demo_dir, ignore_errors=True)
+        demo_dir.mkdir(parents=True)
+    with EmulatorServer(port=0) as emu:
         world = emu.admin.seed("demo")
         print(f"demo: emulator at {emu.base_url}, world {world['counts']}", flush=True)
         sites = {
@@ -194,14 +199,21 @@ def run_demo(args: argparse.Namespace) -> int:
             "source_rpm": None,
             "target_rpm": None,
         }
-        args.staging = args.staging or str(Path(tmp) / "staging.duckdb")
+        args.staging = args.staging or str(demo_dir / "staging.duckdb")
         code = run_migration(args, sites)
         if args.dry_run:
             return code
         stats = emu.admin.stats()["bySite"].get(sites["target_id"], {})
         print(f"demo: emulator counted for the target {stats.get('byOperation')}")
         print("verify:")
-        return code or run_verify(sites, None)
+        code = code or run_verify(sites, None)
+    print(
+        f"demo: the staged source site stays in {args.staging}; inspect it with SQL, e.g.\n"
+        f"  python -c \"import duckdb; duckdb.sql('SELECT name, locale, state FROM "
+        f"webflow.blog_posts LIMIT 5', connection=duckdb.connect('{args.staging}', "
+        f'read_only=True)).show()"'
+    )
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
