@@ -414,10 +414,6 @@ def generate_site(base_url: str, admin: Any, items: int, seed: int = 1) -> Gener
     )
 
 
-def _token(minted: Any) -> str:
-    return minted["token"] if isinstance(minted, dict) else str(minted)
-
-
 def _populate(
     site: SiteBuilder,
     base_url: str,
