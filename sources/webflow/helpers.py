@@ -153,6 +153,9 @@ FIELD_COLUMNS: TTableSchemaColumns = {
     "id": {"data_type": "text", "nullable": False},
     "options": {"data_type": "json"},
     "validations": {"data_type": "json"},
+    # often null in every row: without a type dlt warns and leaves the column out
+    "help_text": {"data_type": "text"},
+    "reference_collection_id": {"data_type": "text"},
     "is_deleted": {"data_type": "bool"},
     "deleted_at": {"data_type": "timestamp"},
 }
@@ -198,6 +201,15 @@ def item_row(
     a target is written from. The typed columns are for SQL.
     """
     field_data = dict(item.get("fieldData") or {})
+    for slug, value in field_data.items():
+        clean = without_surrogates(value)
+        if clean != value:
+            # lone surrogates (text that was not valid UTF-8) cannot be stored or sent again
+            logger.warning(
+                f"webflow: collection {collection_id} item {item.get('id')} field {slug}: "
+                "text is not valid UTF-8 (lone surrogates); replaced by U+FFFD"
+            )
+            field_data[slug] = clean
     row: dict[str, Any] = {
         "id": item["id"],
         "cms_locale_id": item.get("cmsLocaleId"),
@@ -219,12 +231,38 @@ def item_row(
     return row
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any) -> Any:
+    """`value` with lone surrogates in its strings replaced by U+FFFD (they are not UTF-8)."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {k: without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def _column_value(field: Mapping[str, Any], value: Any) -> Any:
-    """A field value for its typed column; json-typed values pass through as they are."""
+    """A field value for its typed column; json-typed values pass through as they are.
+
+    A value the column type cannot hold (a DateTime that is not ISO-8601, a Number that is
+    text) is NULL in the typed column: dlt would otherwise add a variant column per bad value.
+    `field_data` keeps it as it is, so the migration reports it against the field.
+    """
     if value is None:
         return None
     data_type = FIELD_TYPE_TO_DATA_TYPE.get(str(field.get("type")), "json")
-    if data_type == "double" and isinstance(value, bool):
+    if data_type == "double" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return None
+    if data_type == "timestamp":
+        try:
+            return parse_ts(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if data_type == "bool" and not isinstance(value, bool):
         return None
     if data_type == "double" and isinstance(value, int):
         return float(value)
