@@ -4,19 +4,24 @@
     python pipelines/migrate.py --source-site ID --target-site ID --full   # re-extract all
     python pipelines/migrate.py ... --dry-run                              # plan, GETs only
     python pipelines/migrate.py ... --collections blog-posts,authors
+    python pipelines/migrate.py ... --on-delete archive|keep   # default: delete
+    python pipelines/migrate.py ... --overwrite-target-edits   # default: skip, report conflict
     python pipelines/migrate.py verify --source-site ID --target-site ID
     python pipelines/migrate.py --demo                                     # emulator + demo world
 
 Tokens are never taken from the command line: `SOURCES__WEBFLOW__API_TOKEN` and
 `DESTINATION__WEBFLOW__API_TOKEN` (or `[sources.webflow]` / `[destination.webflow]` `api_token` in
 .dlt/secrets.toml). Exit code 0 only when every item migrated (failures are listed from the audit
-table) or, for `verify`, when the sites match.
+table) or, for `verify`, when the sites match. Other exit codes: 2 the target's schema cannot
+hold the source, 3 a token was refused or is malformed, 4 a site id is invalid or unknown,
+5 the staging or ledger file is unusable (corrupted, another application's, locked).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -29,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 os.environ.setdefault("DLT_PROJECT_DIR", str(ROOT))  # .dlt/ of the project wherever we run from
 
 import dlt  # noqa: E402
+import duckdb  # noqa: E402
 
 from destinations.webflow import (  # noqa: E402
     MigrationReport,
@@ -36,9 +42,123 @@ from destinations.webflow import (  # noqa: E402
     SchemaMismatchError,
     migrate,
 )
+from destinations.webflow.ledger import default_ledger_path  # noqa: E402
 from sources.webflow import webflow_source  # noqa: E402
+from sources.webflow.client import (  # noqa: E402
+    MalformedTokenError,
+    WebflowAuthError,
+    WebflowError,
+    WebflowNotFoundError,
+    WebflowValidationError,
+)
 
 WORK_DIR = ROOT / ".webflow-sync"
+SITE_ID = re.compile(r"[0-9a-f]{24}")
+STAGING_SCHEMAS = frozenset({"webflow", "webflow_staging"})
+LEDGER_TABLES = frozenset(
+    {
+        "locale_map",
+        "collection_map",
+        "field_map",
+        "option_map",
+        "folder_map",
+        "asset_map",
+        "asset_source",
+        "item_map",
+        "intents",
+        "audit",
+    }
+)
+
+
+class InputError(Exception):
+    """Bad input that stops the run before anything is written: a message and an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_database(path: Path, kind: str) -> None:
+    """Refuses a staging or ledger file that is corrupted, another application's database, or
+    locked by another process, with a message naming the file (and the PID holding the lock).
+
+    Why before the run: dlt would otherwise fail deep in its `sync` step with a generic
+    connection error, or happily add our tables to somebody else's database.
+    """
+    if not path.exists():
+        return
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        text = str(exc)
+        lock = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+        if lock or "lock" in text.lower():
+            holder = f" by PID {lock.group(2)} ({lock.group(1)})" if lock else ""
+            raise InputError(
+                f"{kind} database {path} is locked{holder}: close that process (e.g. a "
+                "`duckdb` shell; use `duckdb -readonly` between syncs) and run again. Nothing "
+                "was written; the next run does all of it.",
+                5,
+            ) from None
+        again = " with --full" if kind == "staging" else " (mappings are rebuilt by natural keys)"
+        raise InputError(
+            f"{kind} database {path} is not a valid DuckDB file (corrupted or truncated?): "
+            f"move it away and run again{again}. DuckDB said: {text.splitlines()[0][:200]}",
+            5,
+        ) from None
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    finally:
+        con.close()
+    if kind == "ledger":
+        foreign = sorted(f"{s}.{t}" for s, t in tables if t not in LEDGER_TABLES)
+    else:
+        foreign = sorted(f"{s}.{t}" for s, t in tables if s not in STAGING_SCHEMAS)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise InputError(
+            f"{kind} database {path} belongs to something else (it holds {shown}): it was not "
+            "touched; pass another --staging path",
+            5,
+        )
+
+
+def check_site_id(side: str, site_id: str) -> None:
+    """Site ids are 24 hex characters (they also name the pipeline's working directory)."""
+    if not SITE_ID.fullmatch(site_id or ""):
+        raise InputError(
+            f"{side} site id {site_id!r} is not a Webflow site id (24 hexadecimal characters)", 4
+        )
+
+
+def explain(exc: BaseException, side: str, site_id: str) -> InputError | None:
+    """A clear message for a token or site error of one side (None: not one of those)."""
+    cause: BaseException | None = exc
+    for _ in range(10):
+        if cause is None or isinstance(cause, WebflowError | MalformedTokenError):
+            break
+        cause = cause.__cause__ or cause.__context__ or getattr(cause, "exception", None)
+    env = "SOURCES__WEBFLOW__API_TOKEN" if side == "source" else "DESTINATION__WEBFLOW__API_TOKEN"
+    if isinstance(cause, MalformedTokenError):
+        return InputError(f"the {side} token ({env}): {cause}", 3)
+    if isinstance(cause, WebflowAuthError):
+        if cause.status == 401:
+            why = "it is not valid (revoked, expired or mistyped)"
+        elif cause.missing_scopes:
+            why = f"it lacks the scope {', '.join(cause.missing_scopes)}"
+        else:
+            why = f"it has no access to site {site_id} (a token of another site?)"
+        return InputError(
+            f"the {side} token ({env}) was refused: {why} [{cause.status} {cause.code}]", 3
+        )
+    if isinstance(cause, WebflowNotFoundError) and "/sites/" in (cause.path or ""):
+        return InputError(f"{side} site {site_id} does not exist [{cause.status}]", 4)
+    if isinstance(cause, WebflowValidationError) and "/sites/" in (cause.path or ""):
+        return InputError(f"{side} site id {site_id!r} was refused: {cause.message}", 4)
+    return None
 
 
 def _cfg(key: str, default: Any = None) -> Any:
@@ -63,6 +183,7 @@ def extract(
     full: bool = False,
     collections: list[str] | None = None,
     requests_per_minute: int | None = 60,
+    window_seconds: float = 60.0,
     pipelines_dir: Path,
     asset_store: Path,
 ) -> None:
@@ -82,6 +203,7 @@ def extract(
         api_token=token,
         base_url=base_url,
         requests_per_minute=requests_per_minute,
+        rate_limit_window_seconds=window_seconds,
         asset_store_path=str(asset_store),
         collections=collections,
     )
@@ -106,18 +228,27 @@ def run_migration(args: argparse.Namespace, sites: dict[str, Any]) -> int:
     pipelines_dir = staging.parent / "pipelines"
     asset_store = staging.parent / "assets"
     collections = [c for c in (args.collections or "").split(",") if c] or None
+    check_database(staging, "staging")
+    check_database(default_ledger_path(staging), "ledger")
     if not args.skip_extract:
-        extract(
-            staging,
-            sites["source_id"],
-            sites["source_token"],
-            sites["source_url"],
-            full=args.full,
-            collections=collections,
-            requests_per_minute=sites["source_rpm"],
-            pipelines_dir=pipelines_dir,
-            asset_store=asset_store,
-        )
+        try:
+            extract(
+                staging,
+                sites["source_id"],
+                sites["source_token"],
+                sites["source_url"],
+                full=args.full,
+                collections=collections,
+                requests_per_minute=sites["source_rpm"],
+                window_seconds=sites.get("source_window", 60.0),
+                pipelines_dir=pipelines_dir,
+                asset_store=asset_store,
+            )
+        except Exception as exc:
+            clear = explain(exc, "source", sites["source_id"])
+            if clear is None:
+                raise
+            raise clear from None
     try:
         report = migrate(
             staging,
@@ -130,7 +261,10 @@ def run_migration(args: argparse.Namespace, sites: dict[str, Any]) -> int:
             pipelines_dir=str(pipelines_dir),
             asset_store_path=asset_store,
             requests_per_minute=sites["target_rpm"],
+            window_seconds=sites.get("target_window", 60.0),
             progress=lambda msg: print(f"load: {msg}", flush=True),
+            overwrite_target_edits=args.overwrite_target_edits,
+            on_delete=args.on_delete,
         )
     except SchemaMismatchError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
@@ -138,6 +272,11 @@ def run_migration(args: argparse.Namespace, sites: dict[str, Any]) -> int:
     except MissingScopeError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        clear = explain(exc, "target", sites["target_id"])
+        if clear is None:
+            raise
+        raise clear from None
     print_report(report)
     return 0 if report.ok else 1
 
@@ -150,6 +289,7 @@ def run_verify(sites: dict[str, Any], collections: list[str] | None) -> int:
         SiteRef(sites["target_url"], sites["target_token"], sites["target_id"]),
         collections=collections,
         requests_per_minute=sites["target_rpm"],
+        window_seconds=sites.get("target_window", 60.0),
     )
     print(report.format_table())
     if report.differences:
@@ -170,10 +310,14 @@ def configured_sites(args: argparse.Namespace) -> dict[str, Any]:
         "target_token": _secret("destination.webflow"),
         "source_rpm": int(rpm_s) if rpm_s else None,
         "target_rpm": int(rpm_t) if rpm_t else None,
+        # Webflow's window is 60 s; shorter only against a time-scaled emulator
+        "source_window": float(_cfg("sources.webflow.rate_limit_window_seconds", 60.0)),
+        "target_window": float(_cfg("destination.webflow.rate_limit_window_seconds", 60.0)),
     }
     for side in ("source", "target"):
         if not sites[f"{side}_id"]:
             raise SystemExit(f"no {side} site id: pass --{side}-site or set it in .dlt/config.toml")
+        check_site_id(side, sites[f"{side}_id"])
     return sites
 
 
@@ -231,14 +375,33 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-extract", action="store_true", help="migrate what is already staged"
     )
     parser.add_argument("--demo", action="store_true", help="embedded emulator + demo world")
+    parser.add_argument(
+        "--on-delete",
+        choices=["delete", "archive", "keep"],
+        default="delete",
+        help="what happens in the target to items deleted in the source (default delete)",
+    )
+    parser.add_argument(
+        "--overwrite-target-edits",
+        action="store_true",
+        help="update items edited in the target since our last write (default: report them "
+        "as conflicts and skip them)",
+    )
     args = parser.parse_args(argv)
     if args.demo:
         return run_demo(args)
-    sites = configured_sites(args)
-    if args.command == "verify":
-        collections = [c for c in (args.collections or "").split(",") if c] or None
-        return run_verify(sites, collections)
-    return run_migration(args, sites)
+    try:
+        sites = configured_sites(args)
+        if args.command == "verify":
+            collections = [c for c in (args.collections or "").split(",") if c] or None
+            return run_verify(sites, collections)
+        return run_migration(args, sites)
+    except InputError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return exc.code
+    except (WebflowAuthError, MalformedTokenError) as exc:  # verify: either side's token
+        print(f"ERROR: a token was refused or is malformed: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -65,6 +65,14 @@ class AdminClient:
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/config")
 
+    def pause_state(self) -> dict[str, Any]:
+        """{"paused", "operation", "counted", "pauseAfterRequests", "pauseOperation"}."""
+        return self._call("GET", "/pause")
+
+    def release(self, apply: bool = True) -> bool:
+        """Lets the request held by `pauseAfterRequests` go on (applied or dropped)."""
+        return bool(self._call("POST", "/pause/release", {"apply": apply})["released"])
+
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/stats")
 

@@ -21,6 +21,7 @@ from .assets import UploadError
 from .errors import ApiError
 from .faults import Faults, error_body
 from .model import World
+from .pause import PauseGate
 from .ratelimit import RateLimiter
 from .util import is_object_id
 
@@ -185,6 +186,10 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         route, params, known = routes.match(method, path)
         op = route.operation if route else "unknown"
+        if not srv.pause.arrive(op):  # held by a test, then released as "never arrived"
+            srv.accounting.record(op, method, None, None, "reset")
+            self._drop()
+            return
         req = routes.Request(method, path, params, {}, None)
         headers: dict[str, str] = {}
         fault: str | None = None
@@ -330,6 +335,10 @@ class Handler(BaseHTTPRequestHandler):
                 if m != "GET":
                     srv.configure(body)
                 self._json(200, srv.config_snapshot())
+            elif (m, p) == ("GET", "/_emulator/pause"):
+                self._json(200, srv.pause.snapshot())
+            elif (m, p) == ("POST", "/_emulator/pause/release"):
+                self._json(200, {"released": srv.pause.release(bool(body.get("apply", True)))})
             elif (m, p) == ("GET", "/_emulator/stats"):
                 self._json(200, srv.accounting.snapshot())
             elif (m, p) == ("POST", "/_emulator/stats/reset"):
@@ -409,6 +418,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.limiter = RateLimiter()
         self.faults = Faults()
         self.accounting = Accounting()
+        self.pause = PauseGate()
         self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
         self.violations: list[dict[str, Any]] = []
         self.validated_count = 0
@@ -438,6 +448,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.limiter.reset()
         self.faults.configure({})
         self.accounting.reset()
+        self.pause.configure(None, None)
         self.config = dict(DEFAULT_CONFIG)
 
     def configure(self, body: dict[str, Any]) -> None:
@@ -454,6 +465,16 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
                 raise ValueError("timeScale must be a positive number")
             self.config["timeScale"] = float(ts)
             self.limiter.reset()
+        if "pauseAfterRequests" in body or "pauseOperation" in body:
+            after = body.get("pauseAfterRequests", self.pause.after)
+            if after is not None and (
+                not isinstance(after, int) or isinstance(after, bool) or after < 1
+            ):
+                raise ValueError("pauseAfterRequests must be a positive integer or null")
+            operation = body.get("pauseOperation")
+            if operation is not None and not isinstance(operation, str):
+                raise ValueError("pauseOperation must be an operationId or null")
+            self.pause.configure(after, operation)
         if "faults" in body:
             f = body["faults"]
             if not isinstance(f, dict):
@@ -496,7 +517,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def config_snapshot(self) -> dict[str, Any]:
         faults = {k: v for k, v in self.faults.config.items()}
-        return {**self.config, "faults": faults}
+        pause = {"pauseAfterRequests": self.pause.after, "pauseOperation": self.pause.operation}
+        return {**self.config, **pause, "faults": faults}
 
     def run_seed(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Runs webflow_emulator.seeds.<name>.build(base_url, admin) outside the world lock

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from dlt.common import logger
+
 from sources.webflow.client import (
+    DownloadRefusedError,
     WebflowApiError,
     WebflowValidationError,
 )
@@ -36,6 +40,7 @@ from .errors import TargetWriteError
 from .model import Asset, SourceSite, TargetSite
 from .ops import Op
 from .settings import PHASE_ASSETS
+from .target import list_folders
 from .transform import file_urls
 
 
@@ -89,9 +94,21 @@ def plan_assets(
         plan.ops.insert(0, Op(PHASE_ASSETS, "map_folders", None, {"rows": map_rows}, requests=0))
 
     by_md5: dict[str, list[Asset]] = {}
+    unreadable: list[dict[str, Any]] = []
     for a in source.assets:
         if a.md5:
             by_md5.setdefault(a.md5, []).append(a)
+        elif a.id not in ledger_sources:
+            unreadable.append(
+                {
+                    "id": a.id,
+                    "file_name": a.file_name,
+                    "reason": f"file {a.file_name!r} could not be read from the source "
+                    f"({a.download_error or 'not downloaded'}); it is not migrated",
+                }
+            )
+    if unreadable:
+        plan.ops.append(Op(PHASE_ASSETS, "reject_assets", None, {"assets": unreadable}, requests=0))
     source_rows: list[list[str]] = []
     for md5, group in by_md5.items():
         keys = sorted({k for a in group for k in (a.id, a.url) if k})
@@ -103,14 +120,16 @@ def plan_assets(
         first = group[0]
         match = _find_in_target(first, target, md5_of_target) if md5_of_target else None
         if match is not None:
+            # e.g. uploaded by a run killed before its patch-asset: alt text / name still due
+            fix = _asset_patch(first.alt_text, first.display_name, first.file_name, match)
             plan.reused += 1
             plan.ops.append(
                 Op(
                     PHASE_ASSETS,
                     "map_asset",
                     None,
-                    {"md5": md5, "asset": match, "keys": keys},
-                    requests=0,
+                    {"md5": md5, "asset": match, "keys": keys, "patch": fix},
+                    requests=1 if fix else 0,
                 )
             )
             continue
@@ -125,6 +144,7 @@ def plan_assets(
                 None,
                 {
                     "md5": md5,
+                    "asset_id": first.id,
                     "file_name": first.file_name,
                     "folder": first.folder_id,
                     "alt_text": first.alt_text,
@@ -199,7 +219,21 @@ def _file_name(url: str) -> str:
     head, sep, rest = base.partition("_")
     if sep and len(head) == 24 and all(ch in "0123456789abcdef" for ch in head):
         base = rest
-    return base[-99:]
+    return safe_file_name(base)
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_file_name(name: str) -> str:
+    """A file name without directories (`../`, absolute paths, backslashes) or control
+    characters, at most 99 characters (Webflow's limit), keeping the extension."""
+    base = _UNSAFE_NAME.sub("", name.replace("\\", "/")).rsplit("/", 1)[-1].strip()
+    base = base.lstrip(".") or "file"
+    if len(base) > 99:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: 98 - len(ext)] + dot + ext) if dot and len(ext) < 10 else base[:99]
+    return base
 
 
 def _find_in_target(
@@ -212,8 +246,28 @@ def _find_in_target(
         if a.size is not None and t.get("size") not in (None, a.size):
             continue
         if md5_of(t) == a.md5:
-            return {"id": t["id"], "hostedUrl": t.get("hostedUrl"), "fileName": a.file_name}
+            return {
+                "id": t["id"],
+                "hostedUrl": t.get("hostedUrl"),
+                "fileName": a.file_name,
+                "altText": t.get("altText"),
+                "displayName": t.get("displayName"),
+            }
     return None
+
+
+def _asset_patch(
+    alt_text: str | None, display_name: str | None, file_name: str, current: dict[str, Any]
+) -> dict[str, Any]:
+    """The patch-asset body that gives an existing target asset the source's alt text and
+    display name (empty when it already has them)."""
+    patch: dict[str, Any] = {}
+    if alt_text and alt_text != current.get("altText"):
+        patch["altText"] = alt_text
+    want = display_name if display_name and display_name != file_name else None
+    if want and want != current.get("displayName"):
+        patch["displayName"] = want
+    return patch
 
 
 class AssetOps(OpContext):
@@ -249,20 +303,16 @@ class AssetOps(OpContext):
         self._finish()
 
     def _recover_folder(self, p: dict[str, Any], parent: str | None) -> bool:
-        for page in self.client.paginate(
-            f"/sites/{self.site}/asset_folders",
-            None,
-            "assetFolders",
-            operation="list-asset-folders",
-        ):
-            for f in page.items:
-                if f.get("displayName") == p["name"] and (f.get("parentFolder") or None) == parent:
-                    self.ledger.put_folder(self.site, p["id"], f["id"], p["name"])
-                    return True
+        for f in list_folders(self.client, self.site):
+            if f.get("displayName") == p["name"] and (f.get("parentFolder") or None) == parent:
+                self.ledger.put_folder(self.site, p["id"], f["id"], p["name"])
+                return True
         return False
 
     def _op_map_asset(self, _c: str, p: dict[str, Any]) -> None:
         a = p["asset"]
+        if p.get("patch"):
+            self.client.patch(f"/assets/{a['id']}", p["patch"], operation="patch-asset")
         self.ledger.put_asset(self.site, p["md5"], a["id"], a.get("hostedUrl") or "", a["fileName"])
         self.ledger.put_asset_sources(self.site, [(k, p["md5"]) for k in p["keys"]])
 
@@ -270,14 +320,46 @@ class AssetOps(OpContext):
         self.ledger.put_asset_sources(self.site, [tuple(r) for r in p["rows"]])
 
     def _file_bytes(self, p: dict[str, Any]) -> bytes:
+        """The file's bytes: the local copy when its MD5 is right, else downloaded again from
+        the source. Raises _BadFile when no copy has the MD5 the source declared."""
         path = p.get("local_path")
         if path and Path(path).is_file():
             data = Path(path).read_bytes()
             if md5_hex(data) == p["md5"]:
                 return data
+            logger.warning(
+                f"webflow: local copy {path} of {p['file_name']!r} does not match its MD5 "
+                f"{p['md5']} (corrupted store?); downloading it again from the source"
+            )
         with tempfile.TemporaryDirectory() as tmp:
-            got = self.client.download(p["url"], tmp, 10 * 1024 * 1024 * 4)
+            try:
+                got = self.client.download(p["url"], tmp, 10 * 1024 * 1024 * 4)
+            except (WebflowApiError, DownloadRefusedError) as exc:
+                raise _BadFile("file", f"no usable copy of {p['file_name']!r}: {exc}") from exc
+            if got.md5 != p["md5"]:
+                raise _BadFile(
+                    "fileHash",
+                    f"bytes of {p['file_name']!r} do not match the MD5 {p['md5']} the source "
+                    f"declared (got {got.md5}); not uploaded",
+                )
             return got.path.read_bytes()
+
+    def _reject_asset(self, p: dict[str, Any], field: str | None, reason: str, **kw: Any) -> None:
+        self._audit(
+            "create-asset",
+            "rejected",
+            source_id=p.get("asset_id") or (p["keys"][0] if p["keys"] else p["md5"]),
+            field=field,
+            error=reason,
+            **kw,
+        )
+        logger.warning(f"webflow: asset {p.get('asset_id') or p['md5']} rejected: {reason}")
+
+    def _op_reject_assets(self, _c: str, p: dict[str, Any]) -> None:
+        for a in p["assets"]:
+            self._audit(
+                "create-asset", "rejected", source_id=a["id"], field="file", error=a["reason"]
+            )
 
     def _op_upload_asset(self, _c: str, p: dict[str, Any]) -> None:
         md5 = p["md5"]
@@ -290,31 +372,55 @@ class AssetOps(OpContext):
             self.ledger.put_asset_sources(self.site, keys)
             self._finish()
             return
-        data = self._file_bytes(p)
-        body: dict[str, Any] = {"fileName": p["file_name"], "fileHash": md5}
+        try:
+            data = self._file_bytes(p)
+        except _BadFile as exc:
+            self._reject_asset(p, exc.field, exc.reason)
+            self._finish()
+            return
+        name = safe_file_name(p["file_name"])
+        if name != p["file_name"]:
+            self._audit(
+                "create-asset",
+                "warning",
+                source_id=p.get("asset_id") or md5,
+                field="fileName",
+                error=f"unsafe file name {p['file_name']!r} uploaded as {name!r}",
+            )
+        body: dict[str, Any] = {"fileName": name, "fileHash": md5}
         folder = self.ledger.folders(self.site).get(p.get("folder") or "")
         if folder:
             body["parentFolder"] = folder
-        created = self.client.post(f"/sites/{self.site}/assets", body, operation="create-asset")
+        try:
+            created = self.client.post(f"/sites/{self.site}/assets", body, operation="create-asset")
+        except WebflowValidationError as exc:
+            # e.g. a file type the target does not take: this file only, the run goes on
+            field, reason = _first_detail(exc)
+            self._reject_asset(
+                p, field, f"target refused {p['file_name']!r}: {reason}", http_status=exc.status
+            )
+            self._finish()
+            return
         form = [(k, str(v)) for k, v in (created.get("uploadDetails") or {}).items()]
         content_type = (created.get("uploadDetails") or {}).get("content-type")
         answer = self._upload.post(
             created["uploadUrl"],
             data=form,
-            files={"file": (p["file_name"], data, content_type or "application/octet-stream")},
+            files={"file": (name, data, content_type or "application/octet-stream")},
             timeout=120,
         )
         self.uploads += 1
         if answer.status_code != 201:
-            self._audit(
-                "upload-asset",
-                "error",
-                source_id=p["keys"][0] if p["keys"] else md5,
-                http_status=answer.status_code,
-                error=answer.text[:300],
-            )
             if answer.status_code >= 500:
-                raise TargetWriteError(f"S3 upload of {p['file_name']} -> {answer.status_code}")
+                raise TargetWriteError(f"S3 upload of {name} -> {answer.status_code}")
+            self._reject_asset(
+                p,
+                "file",
+                f"target's file storage refused {p['file_name']!r} ({len(data)} bytes): "
+                f"{_s3_error(answer.text)}",
+                http_status=answer.status_code,
+            )
+            self._finish()
             return
         hosted = created.get("hostedUrl") or ""
         patch: dict[str, Any] = {}
@@ -330,7 +436,7 @@ class AssetOps(OpContext):
             md5,
             created["id"],
             hosted,
-            p["file_name"],
+            name,
             p.get("alt_text"),
             p.get("display_name"),
         )
@@ -351,9 +457,40 @@ class AssetOps(OpContext):
                     except WebflowApiError:
                         continue
                 if got.md5 == p["md5"]:
+                    fix = _asset_patch(p.get("alt_text"), p.get("display_name"), p["file_name"], a)
+                    if fix:  # the lost write may have been the create, before the patch
+                        self.client.patch(f"/assets/{a['id']}", fix, operation="patch-asset")
                     self.ledger.put_asset(
                         self.site, p["md5"], a["id"], a["hostedUrl"], p["file_name"]
                     )
                     self._audit("create-asset", "recovered", source_id=p["md5"], target_id=a["id"])
                     return True
         return False
+
+
+class _BadFile(Exception):
+    """No copy of a file has the bytes the source declared."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _first_detail(exc: WebflowApiError) -> tuple[str | None, str]:
+    for d in exc.details:
+        if isinstance(d, dict):
+            param = d.get("param") or d.get("field")
+            return (str(param) if param else None), str(
+                d.get("description") or d.get("message") or exc.message
+            )
+    return None, str(exc.details[0] if exc.details else exc.message)
+
+
+def _s3_error(text: str) -> str:
+    """`Code: Message` of an S3 XML error body (or its first characters)."""
+    code = re.search(r"<Code>(.*?)</Code>", text or "")
+    message = re.search(r"<Message>(.*?)</Message>", text or "")
+    if code or message:
+        return ": ".join(m.group(1) for m in (code, message) if m)
+    return (text or "")[:200]

@@ -112,6 +112,7 @@ class OpContext:
             options=self.ledger.options(self.site),
             assets=self.ledger.assets(self.site),
             items=self.ledger.target_item_ids(self.site),
+            file_allowed=self.client.is_download_allowed,
         )
 
     def _targets(self, cid: str, p: dict[str, Any], operation: str) -> list[tuple[dict, dict]]:

@@ -25,6 +25,7 @@ steps 2-4 with their full values; unchanged ones cost nothing, so a rerun writes
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ from .settings import (
     REFERENCE_TYPES,
 )
 from .transform import collection_context, file_urls, references, source_files, transform
+
+RETIRED = "retired:"
+"""applied_hash prefix of items gone from the source but archived/kept in the target."""
 
 SIMPLE_TYPES = frozenset(
     {"PlainText", "Email", "Phone", "Link", "Number", "Switch", "Color", "DateTime", "VideoLink"}
@@ -68,8 +72,11 @@ class ItemsPlan:
     ops: list[Op] = field(default_factory=list)
     stats: dict[str, ItemStats] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-    applied: list[tuple[str, str, str, str, bool]] = field(default_factory=list)
-    """(source coll, source item, locale, content hash, live) to mark once the run succeeded."""
+    applied: list[tuple[str, str, str, str, bool, str]] = field(default_factory=list)
+    """(source coll, source item, locale, content hash, live, version JSON) to mark once the
+    run succeeded."""
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    """Updates skipped because the target copy was edited since our last write."""
 
     @property
     def requests(self) -> int:
@@ -80,8 +87,9 @@ class ItemsPlan:
 class _CollectionResult:
     ops: list[Op]
     stats: ItemStats
-    applied: list[tuple[str, str, str, str, bool]]
+    applied: list[tuple[str, str, str, str, bool, str]]
     created_ids: set[str]
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -131,6 +139,31 @@ def _diff(
     return out
 
 
+def version_json(v: ItemVersion) -> str:
+    """What the ledger keeps of an applied version, so the next run can diff field by field."""
+    return json.dumps(
+        [v.field_data, v.is_draft, v.is_archived, v.live_field_data], sort_keys=True, default=str
+    )
+
+
+def _previous(led: dict[str, Any] | None) -> ItemVersion | None:
+    data = (led or {}).get("applied_data")
+    if not led or not led.get("applied_hash") or not isinstance(data, list) or len(data) != 4:
+        return None
+    return ItemVersion(data[0] or {}, bool(data[1]), bool(data[2]), data[3])
+
+
+def changed_locales(item: Item, led: dict[str, dict[str, Any]], tags: list[str]) -> list[str]:
+    """Locales of an already migrated item whose content differs from what was last applied."""
+    return [
+        t
+        for t in tags
+        if t in item.versions
+        and t in led
+        and led[t]["applied_hash"] != item.versions[t].content_hash()
+    ]
+
+
 def _md5s(data: dict[str, Any], ctx: dict[str, Any], source: SourceSite) -> dict[str, str]:
     return {
         u: source.file_md5_by_url[u] for u in source_files(data, ctx) if u in source.file_md5_by_url
@@ -156,6 +189,8 @@ def _plan_collection(
     recovering: set[str],
     merge_flags: bool,
     deleted: list[tuple[str, dict[str, dict[str, Any]]]],
+    conflicts: set[tuple[str, str]] | None = None,
+    on_delete: str = "delete",
 ) -> _CollectionResult:
     primary = source.primary_tag
     tag_order = [loc.tag for loc in source.locales]
@@ -165,7 +200,9 @@ def _plan_collection(
     ref_slugs = [f.slug for f in c.fields if f.type in REFERENCE_TYPES]
     stats = ItemStats(source_items=len(items))
     ops: list[Op] = []
-    applied: list[tuple[str, str, str, str, bool]] = []
+    applied: list[tuple[str, str, str, str, bool, str]] = []
+    conflicts = conflicts or set()
+    skipped: list[dict[str, Any]] = []
 
     creates: list[Item] = []
     full: dict[str, list[str]] = {}  # item id -> locales updated with full values
@@ -175,13 +212,17 @@ def _plan_collection(
     for item in items:
         led = ledger_items.get((c.id, item.id))
         if led:
-            changed = [
-                t
-                for t in tag_order
-                if t in item.versions
-                and t in led
-                and led[t]["applied_hash"] != item.versions[t].content_hash()
-            ]
+            changed = changed_locales(item, led, tag_order)
+            for t in [t for t in changed if (item.id, t) in conflicts]:
+                changed.remove(t)
+                skipped.append(
+                    {
+                        "id": item.id,
+                        "locale": t,
+                        "slug": led[t].get("slug"),
+                        "target_id": led[t].get("target_item_id"),
+                    }
+                )
             if changed:
                 full[item.id] = changed
             else:
@@ -212,6 +253,8 @@ def _plan_collection(
             continue
         creates.append(item)
     stats.rejected = len(rejects)
+    if skipped:
+        ops.append(Op(PHASE_ITEMS, "conflict_items", c.id, {"items": skipped}, requests=0))
     if rejects:
         ops.append(Op(PHASE_ITEMS, "reject_items", c.id, {"items": rejects}, requests=0))
     if adopt_rows:
@@ -288,6 +331,8 @@ def _plan_collection(
     ]
     touched += [(by_id[i], tags) for i, tags in full.items()]
     link_entries: list[dict[str, Any]] = []
+    incremental: set[tuple[str, str]] = set()  # diffed against the version last applied
+    republish: set[tuple[str, str]] = set()  # ... whose live copy changed
     for item, tags in touched:
         led = ledger_items.get((c.id, item.id)) or {}
         for t in tags:
@@ -295,7 +340,32 @@ def _plan_collection(
             d1 = _desired(v)
             st = state.get((item.id, t))
             entry: dict[str, Any] = {"id": item.id, "locale": t}
-            if st is None:
+            pv = _previous(led.get(t)) if st is None else None
+            if pv is not None:
+                # only what changed since the last run: the target holds pv (staged + live)
+                incremental.add((item.id, t))
+                new_live = v.is_live and (
+                    not pv.is_live
+                    or bool(
+                        _diff(
+                            v.live_field_data or {},
+                            pv.live_field_data or {},
+                            writable,
+                            types,
+                            source.file_md5_by_url,
+                        )
+                    )
+                )
+                if new_live:  # staged := new live values, publish, then staged edits (4.)
+                    republish.add((item.id, t))
+                    fd = _diff(d1, pv.field_data, writable, types, source.file_md5_by_url)
+                    if pv.is_draft or pv.is_archived:
+                        entry.update(is_draft=False, is_archived=False)
+                else:
+                    fd = _diff(v.field_data, pv.field_data, writable, types, source.file_md5_by_url)
+                    if (v.is_draft, v.is_archived) != (pv.is_draft, pv.is_archived):
+                        entry.update(is_draft=v.is_draft, is_archived=v.is_archived)
+            elif st is None:
                 fd = {k: d1.get(k) for k in writable}
                 current = (led.get(t) or {}).get("slug") or adopted_slugs.get((item.id, t))
                 if fd.get("slug") == current:
@@ -316,7 +386,7 @@ def _plan_collection(
                 stats.link += 1
             if "field_data" in entry or "is_draft" in entry:
                 link_entries.append(entry)
-            applied.append((c.id, item.id, t, v.content_hash(), v.is_live))
+            applied.append((c.id, item.id, t, v.content_hash(), v.is_live, version_json(v)))
     for chunk in chunks(link_entries, BULK_LIMIT):
         ops.append(
             Op(PHASE_LINKS, "update_items", c.id, {"entries": chunk, "ctx": ctx}, count=len(chunk))
@@ -324,9 +394,14 @@ def _plan_collection(
 
     # 3. publish / unpublish
     publish, unpublish = [], []
+
+    def needs_publish(item: Item, t: str) -> bool:
+        key = (item.id, t)
+        return item.versions[t].is_live and (key not in incremental or key in republish)
+
     for item, tags in touched:
         led = ledger_items.get((c.id, item.id)) or {}
-        live = [t for t in tags if item.versions[t].is_live]
+        live = [t for t in tags if needs_publish(item, t)]
         if live:
             publish.append({"id": item.id, "locales": live})
         gone = [
@@ -345,7 +420,7 @@ def _plan_collection(
     for item, tags in touched:
         for t in tags:
             v = item.versions[t]
-            if not v.is_live:
+            if not needs_publish(item, t):
                 continue
             entry = {"id": item.id, "locale": t}
             fd = _diff(
@@ -365,8 +440,37 @@ def _plan_collection(
             Op(PHASE_STATES, "update_items", c.id, {"entries": chunk, "ctx": ctx}, count=len(chunk))
         )
 
-    # 5. deletes of items the source no longer has
-    if deleted:
+    # 5. items the source no longer has: deleted (default), archived, or kept in the target
+    if deleted and on_delete != "delete":
+        gone_ids = [i for i, _ in deleted]
+        if on_delete == "archive":
+            live_gone = [
+                {"id": i, "locales": [t for t, r in led.items() if r.get("is_live")]}
+                for i, led in deleted
+                if any(r.get("is_live") for r in led.values())
+            ]
+            for chunk in chunks(live_gone, BULK_LIMIT):
+                ops.append(
+                    Op(PHASE_DELETE, "unpublish_items", c.id, {"items": chunk}, count=len(chunk))
+                )
+            entries = [
+                {"id": i, "locale": t, "is_archived": True} for i, led in deleted for t in led
+            ]
+            for chunk in chunks(entries, BULK_LIMIT):
+                ops.append(
+                    Op(
+                        PHASE_DELETE,
+                        "update_items",
+                        c.id,
+                        {"entries": chunk, "ctx": ctx},
+                        count=len(chunk),
+                    )
+                )
+            stats.delete = len(deleted)
+        ops.append(
+            Op(PHASE_DELETE, "retire_items", c.id, {"ids": gone_ids, "how": on_delete}, requests=0)
+        )
+    elif deleted:
         live_gone = [
             {"id": i, "locales": [t for t, r in led.items() if r.get("is_live")]}
             for i, led in deleted
@@ -379,7 +483,7 @@ def _plan_collection(
         for chunk in chunks([{"id": i} for i, _ in deleted], BULK_LIMIT):
             ops.append(Op(PHASE_DELETE, "delete_items", c.id, {"items": chunk}, count=len(chunk)))
         stats.delete = len(deleted)
-    return _CollectionResult(ops, stats, applied, created_ids)
+    return _CollectionResult(ops, stats, applied, created_ids, skipped)
 
 
 def plan_items(
@@ -390,12 +494,17 @@ def plan_items(
     recovering: set[str] | None = None,
     collections: list[str] | None = None,
     propagate_deletes: bool = True,
+    conflicts: set[tuple[str, str, str]] | None = None,
+    on_delete: str = "delete",
 ) -> ItemsPlan:
     """Plans every item write; tries collection orders and keeps the cheapest.
 
     `target_items_by_slug` is keyed by SOURCE collection id (slug -> existing target item) and
     only holds collections whose target existed before the run. `recovering` are source item ids
-    a lost create may have written (adopted by slug without comparing content).
+    a lost create may have written (adopted by slug without comparing content). `conflicts`
+    are (source coll, source item, locale) edited in the target since our last write: their
+    updates are skipped and reported. `on_delete`: what happens in the target to items gone
+    from the source (`delete`, `archive`, `keep`).
     """
     recovering = recovering or set()
     chosen = [
@@ -409,7 +518,10 @@ def plan_items(
     if propagate_deletes:
         chosen_ids = {c.id for c in chosen}
         for (cid, iid), led in ledger_items.items():
-            if cid in chosen_ids and (cid, iid) not in present:
+            retired = all(
+                str(r.get("applied_hash") or "").startswith(RETIRED) for r in led.values()
+            )
+            if cid in chosen_ids and (cid, iid) not in present and not retired:
                 deleted.setdefault(cid, []).append((iid, led))
 
     refs_of = {
@@ -437,6 +549,8 @@ def plan_items(
                     recovering,
                     merge,
                     deleted.get(c.id, []),
+                    {(i, t) for (cc, i, t) in conflicts or set() if cc == c.id},
+                    on_delete,
                 )
                 for merge in (True, False)
             ]
@@ -470,6 +584,7 @@ def plan_items(
     for pos, (c, r) in enumerate(zip(best_order, best_results, strict=True)):
         plan.stats[c.id] = r.stats
         plan.applied.extend(r.applied)
+        plan.conflicts.extend({**x, "collection": c.id} for x in r.conflicts)
         all_ops.extend((phase_rank[op.phase], pos, op) for op in r.ops)
     # stable: by phase, then collection order, then op order
     plan.ops = [op for _rank, _pos, op in sorted(all_ops, key=lambda x: (x[0], x[1]))]
@@ -489,6 +604,38 @@ class ItemOps(OpContext):
                 field=r.get("field"),
                 error=r["reason"],
             )
+
+    def _op_conflict_items(self, cid: str, p: dict[str, Any]) -> None:
+        for r in p["items"]:
+            self._audit(
+                "update-items",
+                "conflict",
+                collection=cid,
+                source_id=r["id"],
+                target_id=r.get("target_id"),
+                locale=r["locale"],
+                field="slug",
+                error=f"{r.get('slug')}: edited in the target since our last write; not "
+                "overwritten (--overwrite-target-edits overwrites it)",
+            )
+
+    def _op_retire_items(self, cid: str, p: dict[str, Any]) -> None:
+        """Items gone from the source that stay (archived or kept) in the target: remembered,
+        so later runs neither archive them again nor report them."""
+        self.ledger.retire_items(self.site, cid, p["ids"], RETIRED + p["how"])
+        for i in p["ids"]:
+            self._audit(f"{p['how']}-deleted", "ok", collection=cid, source_id=i)
+
+    def _record_updated(self, answer: Any) -> None:
+        items = (answer or {}).get("items") or [] if isinstance(answer, dict) else []
+        self.ledger.set_target_updated(
+            self.site,
+            [
+                (it["id"], it.get("cmsLocaleId"), it.get("lastUpdated"))
+                for it in items
+                if "id" in it
+            ],
+        )
 
     def _op_adopt_items(self, cid: str, p: dict[str, Any]) -> None:
         self.ledger.put_items(
@@ -559,6 +706,7 @@ class ItemOps(OpContext):
                 )
                 self._audit("create-items", "ok", collection=cid, source_id=e["id"], target_id=tid)
             self.ledger.put_items(self.site, rows)
+            self._record_updated(answer)
         self._finish()
 
     def _recover_items(
@@ -634,6 +782,10 @@ class ItemOps(OpContext):
         if not prepared:
             return
 
+        self.ledger.forget_target_updated(
+            self.site, [(b["id"], b["cmsLocaleId"]) for _e, b in prepared]
+        )
+
         def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
             return self.client.patch(
                 f"/collections/{tcid}/items",
@@ -642,7 +794,8 @@ class ItemOps(OpContext):
             )
 
         slugs = []
-        for batch, _answer in self._isolate(prepared, send, cid, "update-items"):
+        for batch, answer in self._isolate(prepared, send, cid, "update-items"):
+            self._record_updated(answer)
             for e, b in batch:
                 self._audit(
                     "update-items",

@@ -13,6 +13,7 @@ read-write connection of the same process is the only kind DuckDB lets us mix (D
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ create table if not exists item_map (
     locale varchar, target_item_id varchar, slug varchar, applied_hash varchar,
     is_live boolean, updated_at timestamp,
     primary key (target_site_id, source_collection_id, source_item_id, locale));
+alter table item_map add column if not exists applied_data json;
+alter table item_map add column if not exists target_updated varchar;
 create table if not exists intents (
     target_site_id varchar, op_key varchar, kind varchar, collection varchar,
     payload json, status varchar, updated_at timestamp,
@@ -98,6 +101,15 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_TABLES = frozenset(re.findall(r"create table if not exists (\w+)", _DDL))
+_WORDS = re.compile(r"\w+")
+
+
+def _tables_in(sql: str) -> frozenset[str]:
+    """The ledger tables a statement names (for the read cache's invalidation)."""
+    return _TABLES.intersection(_WORDS.findall(sql.lower()))
+
+
 class Ledger:
     """Lookup tables (source -> target ids), write intents and the audit table of one file."""
 
@@ -107,6 +119,9 @@ class Ledger:
         self._con = duckdb.connect(path)
         self._lock = threading.RLock()
         self.closed = False
+        # results of selects, by (sql, params), until a write touches one of their tables: the
+        # op handlers read the same lookup maps for every op, and only this connection writes
+        self._reads: dict[tuple[str, tuple[Any, ...]], tuple[frozenset[str], list]] = {}
         with self._lock:
             self._con.execute(_DDL)
 
@@ -115,10 +130,26 @@ class Ledger:
             if not self.closed:
                 self._con.close()
                 self.closed = True
+                self._reads.clear()
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._con.execute(sql, list(params)).fetchall()
+            if not sql.lstrip().lower().startswith("select"):
+                self._invalidate(sql)
+                return self._con.execute(sql, list(params)).fetchall()
+            key = (sql, tuple(params))
+            hit = self._reads.get(key)
+            if hit is None:
+                rows = self._con.execute(sql, list(params)).fetchall()
+                hit = self._reads[key] = (_tables_in(sql), rows)
+            return list(hit[1])
+
+    def _invalidate(self, sql: str) -> None:
+        """Forgets cached selects of the tables a write statement names."""
+        touched = _tables_in(sql)
+        if touched and self._reads:
+            for key in [k for k, (tables, _) in self._reads.items() if tables & touched]:
+                del self._reads[key]
 
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """`insert ... values (?, ...)` for many rows, as multi-row VALUES in chunks (DuckDB's
@@ -132,6 +163,7 @@ class Ledger:
             values = ", ".join([tuple_sql.strip()] * len(chunk))
             params = [v for r in chunk for v in r]
             with self._lock:
+                self._invalidate(head)
                 self._con.execute(f"{head} values {values}", params)
 
     def _update_many(self, table: str, key: Sequence[str], cols: Sequence[str], rows: list) -> None:
@@ -149,6 +181,7 @@ class Ledger:
         assign = ", ".join(f"{c} = _upd.{c}" for c in cols)
         match = " and ".join(f"{table}.{k} = _upd.{k}" for k in key)
         with self._lock:
+            self._invalidate(table)
             self._con.execute(f"update {table} set {assign} from _upd where {match}")
             self._con.execute("drop table _upd")
 
@@ -290,16 +323,21 @@ class Ledger:
         """
         now = _now()
         self._many(
-            "insert or replace into item_map values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert or replace into item_map (target_site_id, source_collection_id, "
+            "source_item_id, locale, target_item_id, slug, applied_hash, is_live, updated_at) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((site, *r, now) for r in rows),
         )
 
     def items(self, site: str) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
-        """(source coll, source item) -> locale -> {target_item_id, slug, applied_hash, is_live}."""
+        """(source coll, source item) -> locale -> {target_item_id, slug, applied_hash, is_live,
+        applied_data (the source version last applied, or None), target_updated (the target
+        copy's lastUpdated after our last write, or None)}."""
         out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        for coll, item, loc, tid, slug, h, live in self._exec(
+        for coll, item, loc, tid, slug, h, live, data, updated in self._exec(
             "select source_collection_id, source_item_id, locale, target_item_id, slug, "
-            "applied_hash, is_live from item_map where target_site_id = ?",
+            "applied_hash, is_live, applied_data, target_updated from item_map "
+            "where target_site_id = ?",
             (site,),
         ):
             out.setdefault((coll, item), {})[loc] = {
@@ -307,6 +345,8 @@ class Ledger:
                 "slug": slug,
                 "applied_hash": h,
                 "is_live": live,
+                "applied_data": json.loads(data) if data else None,
+                "target_updated": updated,
             }
         return out
 
@@ -318,14 +358,31 @@ class Ledger:
         )
         return dict(rows)
 
-    def mark_applied(self, site: str, rows: Iterable[tuple[str, str, str, str, bool]]) -> None:
-        """Rows of (source coll, source item, locale, applied hash, live) after a finished run."""
+    def mark_applied(
+        self, site: str, rows: Iterable[tuple[str, str, str, str, bool, str | None]]
+    ) -> None:
+        """Rows of (source coll, source item, locale, applied hash, live, applied version as
+        JSON) after a finished run; the version lets the next run send only changed fields."""
         now = _now()
         self._update_many(
             "item_map",
             ["target_site_id", "source_collection_id", "source_item_id", "locale"],
-            ["applied_hash", "is_live", "updated_at"],
-            [[h, live, now, site, c, i, loc] for c, i, loc, h, live in rows],
+            ["applied_hash", "is_live", "updated_at", "applied_data"],
+            [[h, live, now, data, site, c, i, loc] for c, i, loc, h, live, data in rows],
+        )
+
+    def set_target_updated(self, site: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Rows of (target item id, target cmsLocaleId, lastUpdated) from the answers to our
+        writes: a later lastUpdated in the target means someone else edited it (a conflict)."""
+        rows = list(rows)
+        if not rows:
+            return
+        locales = {v: k for k, v in self.locales(site).items()}
+        self._update_many(
+            "item_map",
+            ["target_site_id", "target_item_id", "locale"],
+            ["target_updated"],
+            [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows if ts],
         )
 
     def set_slugs(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
@@ -336,6 +393,27 @@ class Ledger:
             ["slug"],
             [[slug, site, c, i, loc] for c, i, loc, slug in rows],
         )
+
+    def forget_target_updated(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Rows of (target item id, target cmsLocaleId) about to be written: until the answer
+        is recorded their lastUpdated is unknown, so a lost answer (or kill -9) can never make
+        our own write look like someone else's edit."""
+        locales = {v: k for k, v in self.locales(site).items()}
+        self._update_many(
+            "item_map",
+            ["target_site_id", "target_item_id", "locale"],
+            ["target_updated"],
+            [[None, site, tid, locales.get(loc, loc)] for tid, loc in rows],
+        )
+
+    def retire_items(self, site: str, collection: str, ids: Sequence[str], mark: str) -> None:
+        """Marks items gone from the source that stay in the target (archived or kept)."""
+        for i in ids:
+            self._exec(
+                "update item_map set applied_hash = ?, is_live = false, updated_at = ? "
+                "where target_site_id = ? and source_collection_id = ? and source_item_id = ?",
+                (mark, _now(), site, collection, i),
+            )
 
     def forget_items(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Drops (source coll, source item) mappings of items deleted in the target."""

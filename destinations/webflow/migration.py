@@ -55,6 +55,8 @@ class MigrationReport:
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
     """Audit rows of this run that were rejected or failed."""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Audit rows of this run where a value was left out or changed (the item was written)."""
     ledger_path: str = ""
 
     @property
@@ -88,11 +90,21 @@ class MigrationReport:
             f"uploads {self.uploads}; {self.seconds:.1f} s"
         )
         lines.append(f"by operation: {ops}")
-        for f in self.failures:
-            lines.append(
-                f"FAILED {f['operation']} {f.get('collection') or ''} item {f.get('source_id')} "
-                f"{f.get('locale') or ''} field {f.get('field')}: {f.get('error')}"
-            )
+        lines.extend(self.plan.conflict_lines())
+        slugs = {c.source_id: c.slug for c in self.plan.collections}
+        for label, rows in (("FAILED", self.failures), ("WARNING", self.warnings)):
+            for f in rows:
+                where = (
+                    f"collection {slugs.get(f.get('collection') or '', f.get('collection'))} "
+                    if f.get("collection")
+                    else ""
+                )
+                kind = "item" if f.get("collection") else "asset"
+                locale = f" ({f['locale']})" if f.get("locale") else ""
+                lines.append(
+                    f"{label} {f['operation']}: {where}{kind} {f.get('source_id')}{locale} "
+                    f"field {f.get('field')}: {f.get('error')}"
+                )
         return "\n".join(lines)
 
 
@@ -157,6 +169,8 @@ def migrate(
     propagate_deletes: bool = True,
     client: WebflowClient | None = None,
     progress: Any = None,
+    overwrite_target_edits: bool = False,
+    on_delete: str = "delete",
 ) -> MigrationReport:
     """Migrates the staged source site into the target site (or, with `dry_run`, plans only).
 
@@ -183,6 +197,8 @@ def migrate(
             propagate_deletes=propagate_deletes,
             client=client,
             progress=progress,
+            overwrite_target_edits=overwrite_target_edits,
+            on_delete=on_delete,
         )
     finally:
         # let other processes (and `duckdb -readonly`) open the ledger between runs
@@ -207,6 +223,8 @@ def _migrate(
     propagate_deletes: bool = True,
     client: WebflowClient | None = None,
     progress: Any = None,
+    overwrite_target_edits: bool = False,
+    on_delete: str = "delete",
 ) -> MigrationReport:
     """The body of `migrate` (the ledger is closed by the caller)."""
     started = time.monotonic()
@@ -255,6 +273,8 @@ def _migrate(
         collections=collections,
         propagate_deletes=propagate_deletes,
         requests_per_minute=requests_per_minute,
+        overwrite_target_edits=overwrite_target_edits,
+        on_delete=on_delete,
     )
     plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
     report = MigrationReport(plan=plan, dry_run=dry_run, run_id=run_id, ledger_path=ledger_file)
@@ -298,6 +318,7 @@ def _migrate(
         1 for r in audit if r["operation"] == "create-asset" and r["status"] == "ok"
     )
     report.failures = [r for r in audit if r["status"] in ("rejected", "error")]
+    report.warnings = [r for r in audit if r["status"] == "warning"]
     report.collections = _results(plan, audit)
     report.seconds = time.monotonic() - started
     return report

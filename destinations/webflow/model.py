@@ -66,6 +66,8 @@ class Asset:
     size: int | None = None
     local_path: str | None = None
     in_assets_panel: bool = True
+    download_error: str | None = None
+    """Why the source's file could not be read (then `md5` is None and nothing is uploaded)."""
 
 
 @dataclass

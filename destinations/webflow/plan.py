@@ -10,13 +10,14 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sources.webflow.client import WebflowApiError, WebflowClient
 
 from .assets import AssetPlan, plan_assets
-from .items import ItemStats, plan_items
+from .items import ItemStats, changed_locales, plan_items
 from .ledger import close_ledger, default_ledger_path, open_ledger
 from .model import SourceSite, TargetSite
 from .ops import Op
@@ -31,6 +32,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "create_field": ("create-field",),
     "create_folder": ("create-asset-folder",),
     "upload_asset": ("create-asset", "patch-asset"),
+    "map_asset": ("patch-asset",),
     "create_items": ("create-items",),
     "update_items": ("update-items",),
     "publish_items": ("publish-item",),
@@ -60,10 +62,12 @@ class Plan:
     schema: SchemaPlan
     assets: AssetPlan
     problems: list[str]
-    applied: list[tuple[str, str, str, str, bool]]
+    applied: list[tuple[str, str, str, str, bool, str]]
     read_requests: int
     """GETs the planning itself made (a real run makes them again)."""
     requests_per_minute: int | None = 60
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    """Item locales edited in the target since our last write: skipped, not overwritten."""
 
     @property
     def write_requests(self) -> int:
@@ -133,7 +137,18 @@ class Plan:
         lines.append(f"total: {self.requests} API requests, {pace}")
         for p in self.problems:
             lines.append(f"PROBLEM: {p}")
+        lines.extend(self.conflict_lines())
         return "\n".join(lines)
+
+    def conflict_lines(self) -> list[str]:
+        """One line per item locale edited in the target since our last write."""
+        slugs = {c.source_id: c.slug for c in self.collections}
+        return [
+            f"CONFLICT {slugs.get(x['collection'], x['collection'])}/{x.get('slug')} "
+            f"({x['locale']}): edited in the target since our last write; skipped "
+            "(--overwrite-target-edits overwrites it)"
+            for x in self.conflicts
+        ]
 
 
 def _md5_of_target(client: WebflowClient) -> Any:
@@ -178,6 +193,8 @@ def build_plan(
     collections: list[str] | None = None,
     propagate_deletes: bool = True,
     requests_per_minute: int | None = 60,
+    overwrite_target_edits: bool = False,
+    on_delete: str = "delete",
 ) -> Plan:
     """The plan for an already loaded source and target (reads target items/assets on demand)."""
     site = target.site_id
@@ -214,6 +231,11 @@ def build_plan(
     recovering = {
         i for intent in ledger.in_flight(site, "create_items") for i in intent["payload"]["ids"]
     }
+    conflicts = (
+        set()
+        if overwrite_target_edits
+        else find_conflicts(client, source, ledger_items, schema.mapped, target, collections)
+    )
     items = plan_items(
         source,
         ledger_items,
@@ -221,6 +243,8 @@ def build_plan(
         recovering=recovering,
         collections=collections,
         propagate_deletes=propagate_deletes,
+        conflicts=conflicts,
+        on_delete=on_delete,
     )
 
     ops = [*schema.ops, *assets.ops, *items.ops]
@@ -253,7 +277,68 @@ def build_plan(
         applied=items.applied,
         read_requests=reads,
         requests_per_minute=requests_per_minute,
+        conflicts=items.conflicts,
     )
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def find_conflicts(
+    client: WebflowClient,
+    source: SourceSite,
+    ledger_items: dict[tuple[str, str], dict[str, dict[str, Any]]],
+    mapped: dict[str, str],
+    target: TargetSite,
+    collections: list[str] | None = None,
+) -> set[tuple[str, str, str]]:
+    """(source coll, source item, locale) whose target copy changed since our last write.
+
+    Why this shape: the target is read only for collections with updates planned, and only
+    the items changed since the oldest of our writes to the items to update
+    (`lastUpdated[gte]`), so an incremental run does not re-read the whole target.
+    """
+    tags = [loc.tag for loc in source.locales]
+    cms_ids = {loc.cms_locale_id: loc.tag for loc in target.locales}
+    found: set[tuple[str, str, str]] = set()
+    for c in source.collections:
+        tcid = mapped.get(c.id)
+        if tcid is None or (collections is not None and c.slug not in collections):
+            continue
+        ours: dict[tuple[str, str], tuple[str, datetime]] = {}  # (target id, tag) -> ...
+        for item in source.items.get(c.id, []):
+            led = ledger_items.get((c.id, item.id))
+            if not led:
+                continue
+            for t in changed_locales(item, led, tags):
+                when = _instant(led[t].get("target_updated"))
+                if when is not None and led[t].get("target_item_id"):
+                    ours[(led[t]["target_item_id"], t)] = (item.id, when)
+        if not ours:
+            continue
+        since = min(when for _i, when in ours.values())
+        params = {
+            "lastUpdated[gte]": since.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{since.microsecond // 1000:03d}Z"
+        }
+        if len(cms_ids) > 1:
+            params["cmsLocaleId"] = ",".join(cms_ids)
+        for page in client.paginate(
+            f"/collections/{tcid}/items", params, "items", operation="list-collection-items"
+        ):
+            for it in page.items:
+                tag = cms_ids.get(it.get("cmsLocaleId") or "", tags[0] if tags else "")
+                mine = ours.get((it.get("id"), tag))
+                edited = _instant(it.get("lastUpdated"))
+                if mine and edited is not None and edited > mine[1]:
+                    found.add((c.id, mine[0], tag))
+    return found
 
 
 def plan_migration(
@@ -271,6 +356,8 @@ def plan_migration(
     window_seconds: float = 60.0,
     propagate_deletes: bool = True,
     client: WebflowClient | None = None,
+    overwrite_target_edits: bool = False,
+    on_delete: str = "delete",
 ) -> Plan:
     """What a migration would do, computed with GETs only (the dry run)."""
     if client is None:
@@ -302,6 +389,8 @@ def plan_migration(
             collections=collections,
             propagate_deletes=propagate_deletes,
             requests_per_minute=requests_per_minute,
+            overwrite_target_edits=overwrite_target_edits,
+            on_delete=on_delete,
         )
     finally:
         close_ledger(ledger_file)

@@ -27,6 +27,7 @@ from .model import Collection, Field, SourceSite, TargetSite
 from .ops import Op
 from .settings import (
     MAX_EXHAUSTIVE_COLLECTIONS,
+    MAX_FIELDS,
     NOT_WRITABLE_TYPES,
     PHASE_REFERENCE_FIELDS,
     PHASE_SCHEMA,
@@ -220,6 +221,18 @@ def plan_schema(
                         f"field {where}: references another collection in the target"
                     )
             map_payload["fields"].append([cid, f.slug, tf.slug, tf.id, tf.type])
+    for cid, t in mapped_targets.items():
+        new = [
+            op.payload["field"]["slug"]
+            for op in static_new + ref_new
+            if op.collection == cid and op.kind == "create_field"
+        ]
+        if new and len(t.fields) + len(new) > MAX_FIELDS:
+            plan.problems.append(
+                f"collection {source.collection(cid).slug} -> {t.slug}: the target has "
+                f"{len(t.fields)} fields, {len(new)} more ({', '.join(sorted(new))}) would exceed "
+                f"Webflow's limit of {MAX_FIELDS} fields per collection"
+            )
     ops: list[Op] = [Op(PHASE_SCHEMA, "map_schema", None, map_payload, requests=0)]
     done = set(mapped_targets)
     for cid in plan.created:

@@ -9,6 +9,8 @@ DESTINATION_NAME: Final[str] = "webflow"
 PIPELINE_NAME: Final[str] = "webflow_migrate"
 LEDGER_SUFFIX: Final[str] = ".ledger.duckdb"
 
+MAX_FIELDS: Final[int] = 60
+"""Fields per collection, name and slug included (WEBFLOW_API.md 3.2)."""
 SYSTEM_FIELD_SLUGS: Final[frozenset[str]] = frozenset({"name", "slug"})
 REFERENCE_TYPES: Final[frozenset[str]] = frozenset({"Reference", "MultiReference"})
 FILE_TYPES: Final[frozenset[str]] = frozenset({"Image", "MultiImage", "File"})

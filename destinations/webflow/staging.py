@@ -52,6 +52,11 @@ def _find_dataset(con: duckdb.DuckDBPyConnection, dataset: str | None) -> str:
             raise StagingError(f"dataset {dataset!r} not found in staging (have: {schemas})")
         return dataset
     schemas = [s for s in schemas if not s.endswith("_staging")]
+    if not schemas:
+        raise StagingError(
+            "the staging database holds no extracted Webflow site (no collection_fields "
+            "table): run the extraction first, or check the path"
+        )
     if len(schemas) != 1:
         raise StagingError(f"pass dataset_name: staging has datasets {schemas}")
     return schemas[0]
@@ -181,6 +186,7 @@ def load_source(
                         content_type=r.get("content_type"),
                         size=r.get("size"),
                         local_path=str(store / local) if (store and local) else None,
+                        download_error=r.get("download_error"),
                     )
                 )
                 if r.get("md5") and r.get("hosted_url"):

@@ -60,13 +60,26 @@ def read_target(client: WebflowClient, site_id: str) -> TargetSite:
     for c in listed.get("collections") or []:
         details = client.get(f"/collections/{c['id']}", operation="collection-details")
         target.collections.append(parse_collection({**c, **details}))
-    for page in client.paginate(
-        f"/sites/{site_id}/asset_folders", None, "assetFolders", operation="list-asset-folders"
-    ):
-        target.folders.extend(
-            Folder(f["id"], f.get("displayName") or "", f.get("parentFolder")) for f in page.items
-        )
+    target.folders.extend(
+        Folder(f["id"], f.get("displayName") or "", f.get("parentFolder"))
+        for f in list_folders(client, site_id)
+    )
     return target
+
+
+def list_folders(client: WebflowClient, site_id: str) -> list[dict[str, Any]]:
+    """Every asset folder; the spec declares no paging parameters for list-asset-folders, so
+    ask plainly and page only when the answer says there is more."""
+    path, op = f"/sites/{site_id}/asset_folders", "list-asset-folders"
+    body = client.get(path, operation=op) or {}
+    folders = list(body.get("assetFolders") or [])
+    total = (body.get("pagination") or {}).get("total") or 0
+    if total > len(folders):
+        for page in client.paginate(
+            path, None, "assetFolders", operation=op, start_offset=len(folders)
+        ):
+            folders.extend(page.items)
+    return folders
 
 
 def read_assets(client: WebflowClient, site_id: str) -> list[dict[str, Any]]:

@@ -8,13 +8,14 @@ the output is what the target accepts on write (WEBFLOW_API.md 4.7).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Collection
 from .settings import FILE_TYPES, NOT_WRITABLE_TYPES, REFERENCE_TYPES
 
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(["'])(?P<url>.*?)\1""", re.I | re.S)
 _URL_ATTR = re.compile(
     r"""(?P<attr>\b(?:src|href|srcset|data-src)\s*=\s*)(?P<q>["'])(?P<url>.*?)(?P=q)""", re.I
 )
@@ -33,6 +34,8 @@ class Lookups:
     """MD5 -> target asset (`target_url`)."""
     items: dict[str, str] = field(default_factory=dict)
     """Source item id -> target item id."""
+    file_allowed: Callable[[str], bool] | None = None
+    """Whether a file url is on a host files may come from (the client's download allowlist)."""
 
 
 def collection_context(collection: Collection) -> dict[str, Any]:
@@ -121,7 +124,13 @@ def transform(
                     result.deferred.append(slug)
                     continue
                 missing = [r for r, m in zip(refs, mapped, strict=True) if m is None]
-                result.problems.append((slug, f"referenced items not migrated: {missing}"))
+                result.problems.append(
+                    (
+                        slug,
+                        f"referenced items not migrated (deleted in the source, or rejected): "
+                        f"{missing}; the reference is left out",
+                    )
+                )
             kept = [m for m in mapped if m is not None]
             if ftype == "Reference":
                 out[target_slug] = kept[0] if kept else None
@@ -135,10 +144,17 @@ def transform(
                 continue
             out[target_slug] = option_id
         elif ftype in ("Image", "File"):
-            out[target_slug] = _file_value(value, md5_by_url, lookups)
-        elif ftype == "MultiImage":
-            out[target_slug] = [_file_value(v, md5_by_url, lookups) for v in value]
+            kept = _checked_files([value], slug, md5_by_url, lookups, result)
+            out[target_slug] = kept[0] if kept else None
+        elif ftype == "MultiImage" and isinstance(value, list):
+            out[target_slug] = _checked_files(value, slug, md5_by_url, lookups, result)
         elif ftype == "RichText" and isinstance(value, str):
+            for m in _IMG_SRC.finditer(value):
+                url = m.group("url")
+                if url not in md5_by_url and not _allowed(url, lookups):
+                    result.problems.append(
+                        (slug, f"image {url} is on a host files are not taken from; not copied")
+                    )
             out[target_slug] = rewrite_html(value, md5_by_url, lookups)
         else:
             out[target_slug] = value
@@ -149,6 +165,38 @@ def target_url(url: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> str
     md5 = md5_by_url.get(url)
     asset = lookups.assets.get(md5) if md5 else None
     return asset["target_url"] if asset else None
+
+
+def _allowed(url: str, lookups: Lookups) -> bool:
+    if not url.startswith(("http://", "https://")):
+        return True  # relative or data: urls are the target's own business
+    return lookups.file_allowed is None or lookups.file_allowed(url)
+
+
+def _checked_files(
+    values: list[Any],
+    slug: str,
+    md5_by_url: Mapping[str, str],
+    lookups: Lookups,
+    result: Transformed,
+) -> list[Any]:
+    """File values for the target. A url on a host that is not allowed is left out (the target
+    would fetch it); a file the source could not read is passed by url, with a warning."""
+    out = []
+    for v in values:
+        url = v.get("url") if isinstance(v, Mapping) else None
+        if isinstance(url, str) and url not in md5_by_url:
+            if not _allowed(url, lookups):
+                result.problems.append(
+                    (slug, f"file {url} is on a host files are not taken from; left out")
+                )
+                continue
+            if lookups.file_allowed is not None:
+                result.problems.append(
+                    (slug, f"file {url} could not be read from the source; passed by url")
+                )
+        out.append(_file_value(v, md5_by_url, lookups))
+    return out
 
 
 def _file_value(value: Any, md5_by_url: Mapping[str, str], lookups: Lookups) -> Any:

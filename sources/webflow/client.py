@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -433,8 +434,7 @@ class WebflowClient:
         download_hosts: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not api_token:
-            raise ValueError("api_token is empty")
+        api_token = check_token(api_token)
         self.base_url = base_url.rstrip("/")
         self.read_only = read_only
         self.max_attempts = max(1, max_attempts)
@@ -557,7 +557,7 @@ class WebflowClient:
         """Sends one API request (paced, retried) and returns the decoded JSON body or None."""
         method = method.upper()
         if self.read_only and method not in ("GET", "HEAD"):
-            raise ReadOnlyClientError(method, path)
+            raise ReadOnlyClientError(method, self.redact(path))
         url = (
             path
             if path.startswith(("http://", "https://"))
@@ -567,6 +567,7 @@ class WebflowClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         response = self._send_with_retries(method, url, op, params, json, idempotent)
+        self._local.server_time = _server_time(response)
         if response.status_code >= 400:
             raise self._error(response, op, method, path)
         if response.status_code == 204 or not response.content:
@@ -578,10 +579,17 @@ class WebflowClient:
                 response.status_code,
                 None,
                 "response is not JSON",
-                operation=op,
+                operation=self.redact(op),
                 method=method,
-                path=path,
+                path=self.redact(path),
             ) from exc
+
+    def last_server_time(self) -> datetime | None:
+        """A lower bound of the server's clock when it handled this thread's last request: its
+        `Date` header (whole seconds, rounded down) minus the time the request took; None when
+        the answer had no usable `Date`. Items changed after that request have a later
+        `lastUpdated` (up to the skew between the server's clocks)."""
+        return getattr(self._local, "server_time", None)
 
     def paginate(
         self,
@@ -636,9 +644,9 @@ class WebflowClient:
                 None,
                 "connection_error",
                 self.redact(type(signal.exc).__name__ + ": " + str(signal.exc)),
-                operation=operation,
+                operation=self.redact(operation),
                 method=method,
-                path=_path_of(url),
+                path=self.redact(_path_of(url)),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -687,9 +695,9 @@ class WebflowClient:
             None,
             "connection_error",
             self.redact(f"{type(exc).__name__} (not retried: the request may have been applied)"),
-            operation=operation,
+            operation=self.redact(operation),
             method=method,
-            path=_path_of(url),
+            path=self.redact(_path_of(url)),
         )
 
     @staticmethod
@@ -751,9 +759,9 @@ class WebflowClient:
             code,
             self.redact(message),
             details=[self.redact(d) if isinstance(d, str) else d for d in details],
-            operation=operation,
+            operation=self.redact(operation),
             method=method,
-            path=_path_of(path),
+            path=self.redact(_path_of(path)),
         )
 
     # downloads
@@ -904,6 +912,42 @@ class WebflowClient:
             path=final,
             content_type=response.headers.get("Content-Type"),
         )
+
+
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+class MalformedTokenError(ValueError):
+    """The token cannot be a Webflow token; the message never shows it."""
+
+
+def _server_time(response: requests.Response) -> datetime | None:
+    """`Date` minus the request's duration (see `WebflowClient.last_server_time`)."""
+    try:
+        date = parsedate_to_datetime(response.headers.get("Date") or "")
+    except (TypeError, ValueError):
+        return None
+    if date.tzinfo is None:
+        return None
+    return date - response.elapsed
+
+
+def check_token(token: str | None) -> str:
+    """The token without surrounding whitespace (a pasted trailing newline is common).
+
+    Refuses empty tokens and tokens with inner whitespace, control or non-ASCII characters
+    before they reach an HTTP header: `requests` would reject the header with the token in its
+    message.
+    """
+    value = (token or "").strip() if isinstance(token, str) else ""
+    if not value:
+        raise MalformedTokenError("api_token is empty")
+    if not _TOKEN_CHARS.fullmatch(value):
+        raise MalformedTokenError(
+            f"api_token is malformed ({len(value)} characters; it contains whitespace, control "
+            "or non-ASCII characters): copy the token again (it is not shown here)"
+        )
+    return value
 
 
 def _path_of(url: str) -> str:

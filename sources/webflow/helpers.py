@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -38,10 +39,12 @@ from .settings import (
     LIVE,
     PAGE_LIMIT,
     RESERVED_TABLES,
+    SERVER_CLOCK_SKEW_SECONDS,
     STAGED,
 )
 
 _SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.:-]+")
+DOWNLOAD_THREADS = 6  # concurrent downloads of the files one page of items points at
 _NAMING = NamingConvention()
 
 
@@ -553,9 +556,14 @@ class ItemStream:
     """One (collection, locale, state) list: probe, incremental read, deletion check.
 
     State (in the collection resource's state, key `<cmsLocaleId>:<state>`):
-    `cursor` (newest lastUpdated/lastPublished loaded), `ids` (ids present at the last check)
-    and `boundary` (short content hashes of items within `overlap_seconds` of the cursor, so re-read
-    rows of the overlap window are not loaded again).
+    `cursor` (newest lastUpdated/lastPublished loaded), `watermark` (where the next read starts:
+    the server's time when this read started, from its `Date` header, minus
+    `SERVER_CLOCK_SKEW_SECONDS`), `ids` (ids present at the last check) and `boundary` (short
+    content hashes of items at or after the watermark, so re-read rows are not loaded again).
+
+    Items changed during or after a read are read again next time and nothing is missed; items
+    written long before it (a bulk import) are not. A state without a watermark (older state,
+    or a server without `Date`) reads from `cursor - overlap_seconds`.
     """
 
     def __init__(
@@ -579,7 +587,8 @@ class ItemStream:
         self.state: dict[str, Any] = resource_state.setdefault(f"{self.locale_id}:{kind}", {})
         self.path = f"/collections/{collection['id']}/items" + ("/live" if kind == LIVE else "")
         self.operation = "list-collection-items" + ("-live" if kind == LIVE else "")
-        self.result = StreamResult(since=self.state.get("cursor"))
+        self.result = StreamResult(since=self._start())
+        self._started: datetime | None = None  # server time of this run's first request
         self._emitted: set[str] = set()
         self._read: list[Mapping[str, Any]] = []
         self._loaded: dict[str, str] = {}  # short hash -> cursor value, of rows known loaded
@@ -596,7 +605,7 @@ class ItemStream:
             unchanged = newest is None or (cursor is not None and newest <= cursor)
             if not forced and total == len(known) and unchanged:
                 return
-        yield from self._read_since(cursor)
+        yield from self._read_since(self._start())
         if cursor is None:
             total = self._last_total  # an unfiltered read counted everything
         if self.kind == STAGED and live.changed_ids and live.since:
@@ -611,12 +620,28 @@ class ItemStream:
         self.result.removed_ids = removed
         self._save(current)
 
+    def _start(self) -> str | None:
+        """Where an incremental read starts (None: read everything)."""
+        watermark = self.state.get("watermark")
+        if watermark:
+            return str(watermark)
+        cursor = self.state.get("cursor")
+        return minus_seconds(cursor, self.ctx.overlap_seconds) if cursor else None
+
+    def _get(self, params: Mapping[str, Any]) -> Any:
+        """One list request; the first one of the run fixes the server time of its start."""
+        body = self.ctx.client.get(self.path, params, operation=self.operation)
+        if self._started is None:
+            last = getattr(self.ctx.client, "last_server_time", None)
+            self._started = last() if last is not None else None
+        return body
+
     def _probe(self) -> tuple[int | None, str | None]:
         """`limit=1` newest-first: the total and the newest cursor in one request."""
         params = {**self._base(), "limit": 1, "offset": 0}
         params.update(sortBy=self.cursor_field, sortOrder="desc")
         try:
-            body = self.ctx.client.get(self.path, params, operation=self.operation) or {}
+            body = self._get(params) or {}
         except WebflowNotFoundError:
             return 0, None
         items = body.get("items") or []
@@ -628,11 +653,10 @@ class ItemStream:
         return {"cmsLocaleId": self.locale_id}
 
     def _read_since(
-        self, since: str | None, by: str | None = None, only: set[str] | None = None
+        self, start: str | None, by: str | None = None, only: set[str] | None = None
     ) -> Iterator[TDataItems]:
-        """Items with `by >= since - overlap`, oldest first; yields new content (of `only`)."""
+        """Items with `by >= start` (`_start()`), oldest first; yields new content (of `only`)."""
         by = by or self.cursor_field
-        start = minus_seconds(since, self.ctx.overlap_seconds) if since else None
         boundary = set(self.state.get("boundary") or [])
         for items in self._keyset_pages(by, start):
             rows = []
@@ -666,7 +690,7 @@ class ItemStream:
             if anchor is not None:
                 params[f"{by}[gte]"] = anchor
             try:
-                body = self.ctx.client.get(self.path, params, operation=self.operation) or {}
+                body = self._get(params) or {}
             except WebflowNotFoundError:
                 return
             items = list(body.get("items") or [])
@@ -716,12 +740,17 @@ class ItemStream:
         )
 
     def _file_rows(self, items: Sequence[Mapping[str, Any]]) -> Iterator[TDataItems]:
+        refs = [
+            (item, ref)
+            for item in items
+            for ref in file_refs(item.get("fieldData") or {}, self.fields)
+        ]
+        fetched = prefetch_files(self.ctx, [ref.url for _, ref in refs])
         rows = []
-        for item in items:
-            for ref in file_refs(item.get("fieldData") or {}, self.fields):
-                row = fetch_file(self.ctx, ref, self.collection["id"], item, self.locale_id)
-                if row is not None:
-                    rows.append(row)
+        for item, ref in refs:
+            row = fetch_file(self.ctx, ref, self.collection["id"], item, self.locale_id, fetched)
+            if row is not None:
+                rows.append(row)
         if rows:
             yield dlt.mark.with_table_name(rows, CMS_FILES_TABLE)
 
@@ -733,8 +762,13 @@ class ItemStream:
                 cursor = value
         self.state["cursor"] = cursor
         self.state["ids"] = sorted(current)
+        if self._started is not None:
+            skew = timedelta(seconds=SERVER_CLOCK_SKEW_SECONDS)
+            self.state["watermark"] = format_ts(self._started - skew)
+        else:
+            self.state.pop("watermark", None)
         if cursor is not None:
-            floor = minus_seconds(cursor, self.ctx.overlap_seconds)
+            floor = self.state.get("watermark") or minus_seconds(cursor, self.ctx.overlap_seconds)
             # only content known to be loaded may be skipped next time
             boundary = sorted(digest for digest, value in self._loaded.items() if value >= floor)
             if boundary or self._read:
@@ -799,25 +833,55 @@ def last_known_rows(
 # files
 
 
+def prefetch_files(ctx: Context, urls: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """Downloads, a few at a time, the files of `urls` that `fetch_file` would download (not
+    in the index yet, or missing from the store); url -> what `download` returned.
+
+    Each item's copy of a file has its own url, so a page of items points at many files that
+    only their bytes show to be equal: fetched one by one they were most of the extract's time.
+    """
+    if not ctx.download_files:
+        return {}
+    index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
+    wanted: list[str] = []
+    for raw in urls:
+        url = ctx.client.absolute_url(raw)
+        entry = index.get(url)
+        if url not in wanted and (entry is None or ("md5" in entry and not stored(ctx, entry))):
+            wanted.append(url)
+    if len(wanted) < 2:
+        return {}
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as pool:
+        return dict(zip(wanted, pool.map(lambda u: download(ctx, u), wanted), strict=True))
+
+
 def fetch_file(
     ctx: Context,
     ref: FileRef,
     collection_id: str,
     item: Mapping[str, Any],
     locale_id: str,
+    fetched: Mapping[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any] | None:
-    """Downloads a referenced file once; returns its `cms_files` row the first time it is seen."""
+    """Downloads a referenced file once; returns its `cms_files` row the first time it is seen.
+
+    `fetched`: downloads already made for this url (`prefetch_files`), used instead of a new one.
+    """
     url = ctx.client.absolute_url(ref.url)
     index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
     entry = index.get(url)
+
+    def get(url: str) -> dict[str, Any] | None:
+        return fetched[url] if fetched is not None and url in fetched else download(ctx, url)
+
     if entry is not None and "md5" in entry and not stored(ctx, entry):
-        fresh = download(ctx, url)  # the store was wiped: fetch the file again
+        fresh = get(url)  # the store was wiped: fetch the file again
         if fresh is not None:
             entry = index[url] = {**fresh, "cms": entry.get("cms", False)}
     if entry is not None and entry.get("cms"):
         return None  # already in cms_files
     if entry is None:
-        entry = download(ctx, url)
+        entry = get(url)
         if entry is None:
             return None  # transient failure: try again next run
     index[url] = {**entry, "cms": True}

@@ -22,6 +22,9 @@ MAX_RATE_LIMIT_RETRIES: Final[int] = 20
 
 INCREMENTAL_OVERLAP_SECONDS: Final[float] = 5.0
 """Items updated this long before the watermark are read again (clock skew, late commits)."""
+# the next incremental read starts this much before the server time (`Date`) the last one
+# started at: the clock behind `Date` and the one behind `lastUpdated` may differ a little
+SERVER_CLOCK_SKEW_SECONDS: Final[float] = 2.0
 
 # hosts Webflow serves asset and CMS files from; `*.` entries match any subdomain
 WEBFLOW_FILE_HOSTS: Final[tuple[str, ...]] = (

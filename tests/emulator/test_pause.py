@@ -1,0 +1,71 @@
+"""`pauseAfterRequests`: the N-th /v2 request is held until released, applied or dropped, so a
+crash test can SIGKILL its client at an exact request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from .conftest import Api, World
+
+
+def _wait_paused(world: World) -> dict[str, Any]:
+    for _ in range(500):
+        state = world.emu.admin.pause_state()
+        if state["paused"]:
+            return state
+        time.sleep(0.01)
+    raise AssertionError("no request was held")
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_nth_request_of_an_operation_is_held_then_released(
+    api: Api, world: World, apply: bool
+) -> None:
+    coll = world.collection()
+    world.emu.admin.configure(pauseAfterRequests=2, pauseOperation="create-items")
+    body = {"cmsLocaleIds": [world.en], "fieldData": {"name": "A", "slug": "a"}}
+    assert api.post(f"/collections/{coll['id']}/items/bulk", json=body).status_code == 202
+    assert api.get(f"/collections/{coll['id']}/items").status_code == 200  # not counted
+    answers: list[Any] = []
+    second = {"cmsLocaleIds": [world.en], "fieldData": {"name": "B", "slug": "b"}}
+
+    def call() -> None:
+        try:
+            answers.append(api.post(f"/collections/{coll['id']}/items/bulk", json=second))
+        except requests.ConnectionError as exc:
+            answers.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    state = _wait_paused(world)
+    assert state["operation"] == "create-items" and state["counted"] == 2
+    assert world.emu.admin.release(apply=apply)
+    t.join(10)
+    slugs = {
+        it["fieldData"]["slug"] for it in api.ok("GET", f"/collections/{coll['id']}/items")["items"]
+    }
+    if apply:
+        assert answers[0].status_code == 202 and slugs == {"a", "b"}
+    else:
+        assert isinstance(answers[0], requests.ConnectionError) and slugs == {"a"}
+    assert not world.emu.admin.pause_state()["paused"]
+    # one-shot: later requests pass
+    third = {"cmsLocaleIds": [world.en], "fieldData": {"name": "C", "slug": "c"}}
+    assert api.post(f"/collections/{coll['id']}/items/bulk", json=third).status_code == 202
+
+
+def test_pause_settings_are_validated_and_reset(world: World) -> None:
+    bad = requests.patch(
+        world.emu.root_url + "/_emulator/config", json={"pauseAfterRequests": 0}, timeout=5
+    )
+    assert bad.status_code == 400
+    cfg = world.emu.admin.configure(pauseAfterRequests=3)
+    assert cfg["pauseAfterRequests"] == 3 and cfg["pauseOperation"] is None
+    world.emu.admin.reset()
+    assert world.emu.admin.config()["pauseAfterRequests"] is None
+    assert world.emu.admin.release() is False
