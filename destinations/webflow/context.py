@@ -58,7 +58,9 @@ class OpContext:
     def run(self, row: dict[str, Any], state: dict[str, Any] | None = None) -> None:
         """Executes one op row; `state` is the load package's destination state (or None)."""
         handler: Callable[[str, dict[str, Any]], None] = getattr(self, f"_op_{row['kind']}")
-        with self._lock:
+        # the op's ledger writes share one commit (intents are still committed before the
+        # request goes out: `Ledger.begin`)
+        with self._lock, self.ledger.deferred():
             self._phase = row.get("phase") or ""
             self._state = state
             self._key = row["op_key"]
@@ -85,8 +87,8 @@ class OpContext:
     def _finish(self) -> None:
         self.ledger.finish(self.site, self._key)
         if self._state is not None:
+            # committed by dlt with the batch's offset, right after the op returns
             self._state[self._key] = "done"
-            _commit_state()
 
     def _audit(self, operation: str, status: str, **kw: Any) -> None:
         """Buffers an audit row; `run` writes the op's rows in one statement."""

@@ -12,10 +12,11 @@ read-write connection of the same process is the only kind DuckDB lets us mix (D
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,20 +123,60 @@ class Ledger:
         # results of selects, by (sql, params), until a write touches one of their tables: the
         # op handlers read the same lookup maps for every op, and only this connection writes
         self._reads: dict[tuple[str, tuple[Any, ...]], tuple[frozenset[str], list]] = {}
+        self._deferring = False  # inside `deferred()`: writes share one transaction
+        self._in_txn = False
         with self._lock:
             self._con.execute(_DDL)
 
     def close(self) -> None:
         with self._lock:
             if not self.closed:
+                self.commit()
                 self._con.close()
                 self.closed = True
                 self._reads.clear()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """The writes of the block share one transaction, committed when it ends (also when it
+        raises) or earlier by `commit()`: one commit per op instead of one per statement (each
+        commit syncs the file). `begin` commits at once, so an intent is durable before its
+        request is sent. Holds the ledger's lock for the block."""
+        with self._lock:
+            if self._deferring:
+                yield
+                return
+            self._deferring = True
+            try:
+                yield
+            finally:
+                self._deferring = False
+                self.commit()
+
+    def commit(self) -> None:
+        """Commits the writes deferred so far (no-op outside `deferred()`)."""
+        with self._lock:
+            if not self._in_txn:
+                return
+            self._in_txn = False
+            try:
+                self._con.execute("commit")
+            except duckdb.Error:
+                self._con.execute("rollback")
+                self._reads.clear()
+                raise
+
+    def _write(self) -> None:
+        """Before a write statement: opens the deferred transaction when there is one."""
+        if self._deferring and not self._in_txn:
+            self._con.execute("begin transaction")
+            self._in_txn = True
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             if not sql.lstrip().lower().startswith("select"):
                 self._invalidate(sql)
+                self._write()
                 return self._con.execute(sql, list(params)).fetchall()
             key = (sql, tuple(params))
             hit = self._reads.get(key)
@@ -164,6 +205,7 @@ class Ledger:
             params = [v for r in chunk for v in r]
             with self._lock:
                 self._invalidate(head)
+                self._write()
                 self._con.execute(f"{head} values {values}", params)
 
     def _update_many(self, table: str, key: Sequence[str], cols: Sequence[str], rows: list) -> None:
@@ -172,6 +214,7 @@ class Ledger:
             return
         names = [*cols, *key]
         with self._lock:
+            self._write()
             self._con.execute(
                 f"create or replace temp table _upd as select {', '.join(names)} "
                 f"from {table} limit 0"
@@ -427,10 +470,13 @@ class Ledger:
     # intents: a write about to be sent, so a lost response can be recovered by natural key
 
     def begin(self, site: str, op_key: str, kind: str, collection: str, payload: Any) -> None:
-        self._exec(
-            "insert or replace into intents values (?, ?, ?, ?, ?, 'in_flight', ?)",
-            (site, op_key, kind, collection, json.dumps(payload), _now()),
-        )
+        """Records an intent, durably (commits what `deferred()` held back too)."""
+        with self._lock:
+            self._exec(
+                "insert or replace into intents values (?, ?, ?, ?, ?, 'in_flight', ?)",
+                (site, op_key, kind, collection, json.dumps(payload), _now()),
+            )
+            self.commit()
 
     def finish(self, site: str, op_key: str) -> None:
         self._exec(

@@ -661,7 +661,7 @@ class ItemStream:
         for items in self._keyset_pages(by, start):
             rows = []
             for item in items:
-                self._read.append(item)
+                self._read.append(self._seen(item))
                 item_id, digest = str(item["id"]), short_hash(item)
                 if digest in boundary:
                     self._loaded[digest] = item.get(self.cursor_field) or ""
@@ -720,7 +720,7 @@ class ItemStream:
                 current.add(item_id)
                 if item_id in self._emitted or (item_id in known and item_id not in refresh):
                     continue
-                self._read.append(item)
+                self._read.append(self._seen(item))
                 self._emitted.add(item_id)
                 self._loaded[short_hash(item)] = item.get(self.cursor_field) or ""
                 self.result.changed_ids.add(item_id)
@@ -729,6 +729,10 @@ class ItemStream:
                 yield rows
                 yield from self._file_rows(items)
         return current
+
+    def _seen(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """What `_read` keeps of an item read (not the whole item: memory)."""
+        return {"id": item["id"], self.cursor_field: item.get(self.cursor_field)}
 
     def _row(self, item: Mapping[str, Any]) -> dict[str, Any]:
         return item_row(
