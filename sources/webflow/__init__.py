@@ -298,6 +298,7 @@ def _items_resource(ctx: Context, schema: Mapping[str, Any]) -> DltResource:
         primary_key=ITEM_PRIMARY_KEY,
         write_disposition="merge",
         columns=item_columns(fields),
+        file_format="parquet",
         additional_table_hints={
             "x-webflow-collection-id": collection["id"],
             "x-webflow-collection-slug": collection.get("slug"),
