@@ -92,6 +92,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "a valid token use the global limit keyed by nothing (they are rejected with 401 anyway).",
     ),
     Deviation(
+        "ratelimit-off-no-headers",
+        "I",
+        "With no rate limit configured (the default, for fast tests) the emulator sends no "
+        "`X-RateLimit-*` headers: Webflow always has a limit and always sends them, but nominal "
+        "headers would make a pacing client wait for a limit that is not there. Tests of pacing "
+        "set `rateLimit` (and `timeScale`).",
+    ),
+    Deviation(
         "foreign-site-403",
         "I",
         "A valid token used on a resource of a site it is not bound to gets 403 forbidden "

@@ -53,7 +53,7 @@ class Route:
     specificity: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "/?$")
+        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "$")
         self.specificity = sum(1 for seg in self.pattern.split("/") if seg and "{" not in seg)
 
 

@@ -162,6 +162,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch()
 
+    def do_OPTIONS(self) -> None:
+        """No CORS preflight here: an unknown method gets Webflow's JSON error shape, not HTML."""
+        self._dispatch()
+
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         body = self._read_body()
@@ -199,7 +203,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             req.token = self._token()
             limit = srv.limit_for(req.token)
-            if limit:  # every /v2 answer carries the limit headers, even 401/404
+            # every /v2 answer carries the limit headers, even 401/404, when a limit is set
+            # (deviations: ratelimit-off-no-headers)
+            if limit:
                 key = req.token.token if req.token else "anonymous"
                 decision = srv.limiter.check(key, limit, srv.time_scale)
                 headers.update(decision.headers())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import requests
 
 from webflow_emulator import EmulatorServer
+from webflow_emulator.server import EXPECT_INVALID_HEADER as EXPECT_INVALID
 
 from .conftest import Api, World
 
@@ -129,3 +130,24 @@ def test_keep_alive_connection_is_reused(emulator: EmulatorServer, world: World)
     for _ in range(20):
         assert world.api.get("/sites").status_code == 200
     assert len(session.adapters["http://"].poolmanager.pools) == 1
+
+
+def test_trailing_slash_is_not_a_route(world: World) -> None:
+    """The spec has no paths with a trailing slash; a client building one must find out here."""
+    response = requests.get(
+        f"{world.emu.base_url}/sites/{world.site_id}/",
+        headers={"Authorization": f"Bearer {world.token}", EXPECT_INVALID: "1"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "resource_not_found"
+
+
+def test_options_gets_a_json_error_not_html(world: World) -> None:
+    response = requests.options(
+        f"{world.emu.base_url}/sites/{world.site_id}",
+        headers={"Authorization": f"Bearer {world.token}", EXPECT_INVALID: "1"},
+        timeout=10,
+    )
+    assert response.status_code == 405
+    assert set(response.json()) >= {"code", "message", "externalReference", "details"}
