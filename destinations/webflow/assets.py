@@ -32,6 +32,7 @@ from dlt.common import logger
 from sources.webflow.client import (
     DownloadRefusedError,
     WebflowApiError,
+    WebflowTransientError,
     WebflowValidationError,
 )
 
@@ -403,16 +404,12 @@ class AssetOps(OpContext):
             return
         form = [(k, str(v)) for k, v in (created.get("uploadDetails") or {}).items()]
         content_type = (created.get("uploadDetails") or {}).get("content-type")
-        answer = self._upload.post(
-            created["uploadUrl"],
-            data=form,
-            files={"file": (name, data, content_type or "application/octet-stream")},
-            timeout=120,
-        )
+        try:
+            answer = self.client.upload_form(created["uploadUrl"], form, name, data, content_type)
+        except WebflowTransientError as exc:  # 5xx or broken connections, after retries
+            raise TargetWriteError(f"S3 upload of {name}: {exc}") from exc
         self.uploads += 1
         if answer.status_code != 201:
-            if answer.status_code >= 500:
-                raise TargetWriteError(f"S3 upload of {name} -> {answer.status_code}")
             self._reject_asset(
                 p,
                 "file",

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from dlt.common import logger
 
 from sources.webflow.client import (
@@ -40,15 +39,12 @@ class OpContext:
         ledger: Ledger,
         site_id: str,
         run_id: str,
-        *,
-        upload_session: requests.Session | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.site = site_id
         self.run_id = run_id
         self.uploads = 0
-        self._upload = upload_session or requests.Session()  # presigned: never the token
         self._lock = threading.Lock()
         self._phase = ""
         self._audit_rows: list[dict[str, Any]] = []

@@ -188,6 +188,8 @@ class ClientStats:
     paced_seconds: float = 0.0
     downloads: int = 0
     download_bytes: int = 0
+    uploads: int = 0
+    upload_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_request(self, operation: str, method: str) -> None:
@@ -215,6 +217,11 @@ class ClientStats:
             self.downloads += 1
             self.download_bytes += size
 
+    def count_upload(self, size: int) -> None:
+        with self._lock:
+            self.uploads += 1
+            self.upload_bytes += size
+
     def snapshot(self) -> dict[str, Any]:
         """A plain-dict copy, safe to log or store."""
         with self._lock:
@@ -228,6 +235,8 @@ class ClientStats:
                 "paced_seconds": round(self.paced_seconds, 3),
                 "downloads": self.downloads,
                 "download_bytes": self.download_bytes,
+                "uploads": self.uploads,
+                "upload_bytes": self.upload_bytes,
             }
 
 
@@ -829,6 +838,47 @@ class WebflowClient:
             return self._store(response, url, dest_dir, max_bytes)
 
     def _download_with_retries(self, url: str) -> requests.Response:
+        return self._tokenless_with_retries(
+            lambda: self._download_session.get(
+                url, stream=True, timeout=self.timeout, allow_redirects=False
+            ),
+            url,
+            "download",
+            "GET",
+        )
+
+    def upload_form(
+        self,
+        url: str,
+        fields: Sequence[tuple[str, str]],
+        file_name: str,
+        data: bytes,
+        content_type: str | None = None,
+    ) -> requests.Response:
+        """The S3-style multipart POST of create-asset's `uploadUrl` (fields in order, file last).
+
+        Presigned, so it never carries the token; retried on 5xx and broken connections (the
+        object key is fixed, so a repeat overwrites the same bytes); counted in `stats.uploads`.
+        Returns the final answer (201 on success; a 4xx is the caller's to report).
+        """
+        if self.read_only:
+            raise ReadOnlyClientError("POST", _strip_query(url))
+        files = {"file": (file_name, data, content_type or "application/octet-stream")}
+        response = self._tokenless_with_retries(
+            lambda: self._download_session.post(
+                url, data=list(fields), files=files, timeout=self.timeout, allow_redirects=False
+            ),
+            url,
+            "s3-upload",
+            "POST",
+        )
+        self.stats.count_upload(len(data))
+        return response
+
+    def _tokenless_with_retries(
+        self, send: Callable[[], requests.Response], url: str, operation: str, method: str
+    ) -> requests.Response:
+        """Sends a request to a file host (no token, not an API call, not paced) with retries."""
         retrying = Retrying(
             retry=retry_if_exception_type(_RetrySignal),
             stop=self._should_stop,
@@ -841,9 +891,7 @@ class WebflowClient:
             for attempt in retrying:
                 with attempt:
                     try:
-                        response = self._download_session.get(
-                            url, stream=True, timeout=self.timeout, allow_redirects=False
-                        )
+                        response = send()
                     except _TRANSIENT_EXCEPTIONS as exc:
                         raise _Transient(None, exc) from None
                     if response.status_code >= 500 or response.status_code == 429:
@@ -852,18 +900,24 @@ class WebflowClient:
                     return response
         except _RetrySignal as signal:
             if signal.response is not None:
-                raise self._download_error(signal.response, url) from None
+                raise self._download_error(signal.response, url, operation, method) from None
             raise WebflowTransientError(
                 None,
                 "connection_error",
                 type(signal.exc).__name__,
-                operation="download",
-                method="GET",
+                operation=operation,
+                method=method,
                 path=_strip_query(url),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _download_error(self, response: requests.Response, url: str) -> WebflowApiError:
+    def _download_error(
+        self,
+        response: requests.Response,
+        url: str,
+        operation: str = "download",
+        method: str = "GET",
+    ) -> WebflowApiError:
         status = response.status_code
         cls: type[WebflowApiError]
         if status >= 500 or status == 429:
@@ -874,8 +928,8 @@ class WebflowClient:
             status,
             None,
             response.reason or f"HTTP {status}",
-            operation="download",
-            method="GET",
+            operation=operation,
+            method=method,
             path=_strip_query(url),
         )
 

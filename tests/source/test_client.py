@@ -3,6 +3,7 @@ and the token never leaking (reprs, errors, logs, the DuckDB file, pipeline stat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,27 @@ def test_client_is_shared_safely_by_threads(emulator: Any, site: FactorySite) ->
     stats = client.stats.snapshot()
     assert stats["requests"] == emulator.admin.stats()["total"] == 40 + stats["rate_limited"]
     assert stats["rate_limited"] <= 2, stats  # paced by one shared window, not by 429s
+
+
+def test_upload_form_goes_through_the_shared_client(
+    emulator: Any, site: FactorySite, tmp_path: Path
+) -> None:
+    """The S3 POST is counted, never carries the token, and a read-only client cannot send it."""
+
+    data = b"%PDF-1.4 upload through the shared client\n"
+    writer = _client(site, site.write_token, read_only=False)
+    created = writer.post(
+        f"/sites/{site.site_id}/assets",
+        {"fileName": "shared.pdf", "fileHash": hashlib.md5(data).hexdigest()},
+        operation="create-asset",
+    )
+    fields = [(k, str(v)) for k, v in created["uploadDetails"].items()]
+    with pytest.raises(ReadOnlyClientError):
+        _client(site).upload_form(created["uploadUrl"], fields, "shared.pdf", data)
+    answer = writer.upload_form(created["uploadUrl"], fields, "shared.pdf", data, "application/pdf")
+    assert answer.status_code == 201
+    assert writer.stats.snapshot()["uploads"] == 1
+    assert "create-asset" in writer.stats.snapshot()["by_operation"]
+    assert site.write_token not in (answer.request.headers.get("Authorization") or "")
+    stored = writer.download(created["hostedUrl"], tmp_path, 1 << 20)
+    assert stored.md5 == hashlib.md5(data).hexdigest()
