@@ -106,6 +106,10 @@ def run_ours(args: dict[str, Any]) -> dict[str, Any]:
     snap = emu.stats(args["base_url"])
     return {
         "requests": dict(sorted(snap["byOperation"].items())),
+        "requests_by_site": {
+            "source": emu.site_stats(snap, args["source_site_id"]),
+            "target": emu.site_stats(snap, args["target_site_id"]),
+        },
         "external": snap.get("external") or {},
         "rate_limited": snap["rateLimited"],
         "seconds": seconds,
@@ -135,7 +139,11 @@ def child(which: str, payload: str) -> None:
     """Entry point of a migrator subprocess: prints its report as JSON with its peak RSS."""
     args = json.loads(payload)
     report = run_naive(args) if which == "naive" else run_ours(args)
-    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # CPU of the migrator alone (user + system): unlike wall time, not inflated by other
+    # processes on the machine (the emulator's own work is in the parent)
+    report["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     print("REPORT " + json.dumps(report))
 
 
@@ -154,6 +162,11 @@ def in_subprocess(which: str, args: dict[str, Any], timeout: float) -> dict[str,
 
 
 # --- the benchmark -------------------------------------------------------------------------------
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def new_target(base_url: str, admin: Any, label: str) -> tuple[str, str]:
     site = admin.create_site(f"Target {label}", locales=LOCALES)
     return site["id"], admin.mint_token([site["id"]])
@@ -215,7 +228,10 @@ def benchmark(
                     "time_scale": time_scale,
                 }
                 log(f"running {label} ...")
+                cpu0 = _own_cpu()
                 report = in_subprocess(which, args, timeout)
+                # this process only serves the emulator while the migrator runs
+                report["emulator_cpu_seconds"] = _own_cpu() - cpu0
                 emu.set_config(base_url, rateLimit=None)
                 if "requests" in report:
                     target_canon = canonical(emu.export_site(base_url, target_id))

@@ -221,16 +221,25 @@ def build_plan(
     )
 
     ledger_items = ledger.items(site)
-    to_read = {
-        cid: tid
-        for cid, tid in schema.mapped.items()
-        if any((cid, it.id) not in ledger_items for it in source.items.get(cid, []))
-    }
-    by_target = read_items_by_slug(client, to_read.values(), target.locales)
-    slugs = {cid: by_target.get(tid, {}) for cid, tid in to_read.items()}
     recovering = {
         i for intent in ledger.in_flight(site, "create_items") for i in intent["payload"]["ids"]
     }
+    # the target's items are listed (to adopt them by slug) where new source items may already
+    # be there: a collection we never wrote items to (a target filled some other way, or a
+    # lost ledger), or a create whose answer was lost. Items new in a collection the ledger
+    # already maps are simply created (a slug someone took meanwhile is a reported 400): an
+    # incremental run does not list a whole collection for 1% of new items.
+    in_ledger = {cid for (cid, _i) in ledger_items}
+    to_read = {
+        cid: tid
+        for cid, tid in schema.mapped.items()
+        if any(
+            (cid, it.id) not in ledger_items and (cid not in in_ledger or it.id in recovering)
+            for it in source.items.get(cid, [])
+        )
+    }
+    by_target = read_items_by_slug(client, to_read.values(), target.locales)
+    slugs = {cid: by_target.get(tid, {}) for cid, tid in to_read.items()}
     conflicts = (
         set()
         if overwrite_target_edits
