@@ -178,150 +178,105 @@ def migrate(
     and MissingScopeError when the token is refused. One bad item never raises: it is recorded
     in the audit table and listed in `MigrationReport.failures`.
     """
-    ledger_file = Path(ledger_path) if ledger_path else default_ledger_path(staging_path)
+    ledger_file = str(Path(ledger_path) if ledger_path else default_ledger_path(staging_path))
     try:
-        return _migrate(
-            staging_path,
-            source_site_id,
-            target_site_id,
+        started = time.monotonic()
+        say = progress or (lambda msg: logger.info(f"webflow: {msg}"))
+        client = client or WebflowClient(
             target_token,
             base_url,
-            dry_run=dry_run,
-            collections=collections,
-            ledger_path=ledger_file,
-            asset_store_path=asset_store_path,
-            dataset_name=dataset_name,
-            pipelines_dir=pipelines_dir,
+            read_only=False,
             requests_per_minute=requests_per_minute,
             window_seconds=window_seconds,
+        )
+        run_id = uuid.uuid4().hex[:12]
+        before = client.stats.snapshot()
+        pipeline = None
+        if not dry_run:
+            register_client(target_site_id, client)
+            destination = webflow(
+                api_token=target_token,
+                site_id=target_site_id,
+                ledger_path=ledger_file,
+                base_url=client.base_url,
+                requests_per_minute=requests_per_minute,
+                window_seconds=window_seconds,
+                run_id=run_id,
+            )
+            pipeline = _pipeline(target_site_id, pipelines_dir, destination)
+            if pipeline.has_pending_data:
+                say("loading the package an interrupted run left pending")
+                _run(pipeline)
+
+        source = load_source(
+            staging_path,
+            source_site_id,
+            dataset_name=dataset_name,
+            collections=collections,
+            asset_store_path=asset_store_path,
+        )
+        reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
+        target = read_target(client, target_site_id)
+        plan = build_plan(
+            source,
+            target,
+            client,
+            ledger_file,
+            collections=collections,
             propagate_deletes=propagate_deletes,
-            client=client,
-            progress=progress,
+            requests_per_minute=requests_per_minute,
             overwrite_target_edits=overwrite_target_edits,
             on_delete=on_delete,
         )
+        plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
+        report = MigrationReport(plan=plan, dry_run=dry_run, run_id=run_id, ledger_path=ledger_file)
+        if dry_run:
+            report.requests = _delta(before, client.stats.snapshot())
+            report.seconds = time.monotonic() - started
+            return report
+        if plan.problems:
+            raise SchemaMismatchError(plan.problems)
+        if pipeline is None:  # pragma: no cover - set above whenever not dry_run
+            raise RuntimeError("no pipeline")
+
+        say("plan:\n" + plan.summary())
+        phases = plan.by_phase()
+        for phase in PHASES:
+            ops = phases[phase]
+            if not ops:
+                continue
+            say(f"{phase}: {len(ops)} ops, {sum(op.requests for op in ops)} requests")
+            rows = [op.row(seq) for seq, op in enumerate(ops)]
+            resource = dlt.resource(
+                rows,
+                name=phase,
+                table_name=phase,
+                write_disposition="append",
+                columns={"payload": {"data_type": "json"}},
+            )
+            _run(pipeline, resource)
+        ledger = open_ledger(ledger_file)
+        audit = ledger.audit_rows(target_site_id, run_id)
+        # items with a dropped value (e.g. a reference to an item not migrated yet) stay unfinished:
+        # the next run writes them again, when the referenced item may exist
+        bad = {
+            (r["collection"], r["source_id"])
+            for r in audit
+            if r["status"] in ("rejected", "error", "warning")
+        }
+        ledger.mark_applied(target_site_id, [a for a in plan.applied if (a[0], a[1]) not in bad])
+        report.requests = _delta(before, client.stats.snapshot())
+        report.uploads = sum(
+            1 for r in audit if r["operation"] == "create-asset" and r["status"] == "ok"
+        )
+        report.failures = [r for r in audit if r["status"] in ("rejected", "error")]
+        report.warnings = [r for r in audit if r["status"] == "warning"]
+        report.collections = _results(plan, audit)
+        report.seconds = time.monotonic() - started
+        return report
     finally:
         # let other processes (and `duckdb -readonly`) open the ledger between runs
         close_ledger(ledger_file)
-
-
-def _migrate(
-    staging_path: str | Path,
-    source_site_id: str | None,
-    target_site_id: str,
-    target_token: str,
-    base_url: str = "https://api.webflow.com/v2",
-    *,
-    dry_run: bool = False,
-    collections: list[str] | None = None,
-    ledger_path: str | Path | None = None,
-    asset_store_path: str | Path | None = None,
-    dataset_name: str | None = None,
-    pipelines_dir: str | None = None,
-    requests_per_minute: int | None = 60,
-    window_seconds: float = 60.0,
-    propagate_deletes: bool = True,
-    client: WebflowClient | None = None,
-    progress: Any = None,
-    overwrite_target_edits: bool = False,
-    on_delete: str = "delete",
-) -> MigrationReport:
-    """The body of `migrate` (the ledger is closed by the caller)."""
-    started = time.monotonic()
-    say = progress or (lambda msg: logger.info(f"webflow: {msg}"))
-    ledger_file = str(Path(ledger_path) if ledger_path else default_ledger_path(staging_path))
-    client = client or WebflowClient(
-        target_token,
-        base_url,
-        read_only=False,
-        requests_per_minute=requests_per_minute,
-        window_seconds=window_seconds,
-    )
-    run_id = uuid.uuid4().hex[:12]
-    before = client.stats.snapshot()
-    pipeline = None
-    if not dry_run:
-        register_client(target_site_id, client)
-        destination = webflow(
-            api_token=target_token,
-            site_id=target_site_id,
-            ledger_path=ledger_file,
-            base_url=client.base_url,
-            requests_per_minute=requests_per_minute,
-            window_seconds=window_seconds,
-            run_id=run_id,
-        )
-        pipeline = _pipeline(target_site_id, pipelines_dir, destination)
-        if pipeline.has_pending_data:
-            say("loading the package an interrupted run left pending")
-            _run(pipeline)
-
-    source = load_source(
-        staging_path,
-        source_site_id,
-        dataset_name=dataset_name,
-        collections=collections,
-        asset_store_path=asset_store_path,
-    )
-    reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
-    target = read_target(client, target_site_id)
-    plan = build_plan(
-        source,
-        target,
-        client,
-        ledger_file,
-        collections=collections,
-        propagate_deletes=propagate_deletes,
-        requests_per_minute=requests_per_minute,
-        overwrite_target_edits=overwrite_target_edits,
-        on_delete=on_delete,
-    )
-    plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
-    report = MigrationReport(plan=plan, dry_run=dry_run, run_id=run_id, ledger_path=ledger_file)
-    if dry_run:
-        report.requests = _delta(before, client.stats.snapshot())
-        report.seconds = time.monotonic() - started
-        return report
-    if plan.problems:
-        raise SchemaMismatchError(plan.problems)
-    if pipeline is None:  # pragma: no cover - set above whenever not dry_run
-        raise RuntimeError("no pipeline")
-
-    say("plan:\n" + plan.summary())
-    phases = plan.by_phase()
-    for phase in PHASES:
-        ops = phases[phase]
-        if not ops:
-            continue
-        say(f"{phase}: {len(ops)} ops, {sum(op.requests for op in ops)} requests")
-        rows = [op.row(seq) for seq, op in enumerate(ops)]
-        resource = dlt.resource(
-            rows,
-            name=phase,
-            table_name=phase,
-            write_disposition="append",
-            columns={"payload": {"data_type": "json"}},
-        )
-        _run(pipeline, resource)
-    ledger = open_ledger(ledger_file)
-    audit = ledger.audit_rows(target_site_id, run_id)
-    # items with a dropped value (e.g. a reference to an item not migrated yet) stay unfinished:
-    # the next run writes them again, when the referenced item may exist
-    bad = {
-        (r["collection"], r["source_id"])
-        for r in audit
-        if r["status"] in ("rejected", "error", "warning")
-    }
-    ledger.mark_applied(target_site_id, [a for a in plan.applied if (a[0], a[1]) not in bad])
-    report.requests = _delta(before, client.stats.snapshot())
-    report.uploads = sum(
-        1 for r in audit if r["operation"] == "create-asset" and r["status"] == "ok"
-    )
-    report.failures = [r for r in audit if r["status"] in ("rejected", "error")]
-    report.warnings = [r for r in audit if r["status"] == "warning"]
-    report.collections = _results(plan, audit)
-    report.seconds = time.monotonic() - started
-    return report
 
 
 def _results(plan: Plan, audit: list[dict[str, Any]]) -> list[CollectionResult]:
