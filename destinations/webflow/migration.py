@@ -25,10 +25,8 @@ from sources.webflow.client import WebflowClient
 from . import register_client, webflow
 from .errors import SchemaMismatchError, WebflowDestinationError
 from .ledger import close_ledger, default_ledger_path, open_ledger
-from .plan import Plan, build_plan
+from .plan import Plan, plan_from_staging
 from .settings import PHASES, PIPELINE_NAME
-from .staging import load_source
-from .target import read_target
 
 MAX_PHASE_ATTEMPTS = 3
 
@@ -208,27 +206,20 @@ def migrate(
                 say("loading the package an interrupted run left pending")
                 _run(pipeline)
 
-        source = load_source(
+        plan = plan_from_staging(
+            client,
             staging_path,
             source_site_id,
-            dataset_name=dataset_name,
-            collections=collections,
-            asset_store_path=asset_store_path,
-        )
-        reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
-        target = read_target(client, target_site_id)
-        plan = build_plan(
-            source,
-            target,
-            client,
+            target_site_id,
             ledger_file,
             collections=collections,
-            propagate_deletes=propagate_deletes,
+            asset_store_path=asset_store_path,
+            dataset_name=dataset_name,
             requests_per_minute=requests_per_minute,
+            propagate_deletes=propagate_deletes,
             overwrite_target_edits=overwrite_target_edits,
             on_delete=on_delete,
         )
-        plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
         report = MigrationReport(plan=plan, dry_run=dry_run, run_id=run_id, ledger_path=ledger_file)
         if dry_run:
             report.requests = _delta(before, client.stats.snapshot())

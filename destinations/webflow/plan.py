@@ -379,6 +379,46 @@ def plan_migration(
             requests_per_minute=requests_per_minute,
             window_seconds=window_seconds,
         )
+    ledger_file = ledger_path or default_ledger_path(staging_path)
+    try:
+        return plan_from_staging(
+            client,
+            staging_path,
+            source_site_id,
+            target_site_id,
+            ledger_file,
+            collections=collections,
+            asset_store_path=asset_store_path,
+            dataset_name=dataset_name,
+            requests_per_minute=requests_per_minute,
+            propagate_deletes=propagate_deletes,
+            overwrite_target_edits=overwrite_target_edits,
+            on_delete=on_delete,
+        )
+    finally:
+        close_ledger(ledger_file)
+
+
+def plan_from_staging(
+    client: WebflowClient,
+    staging_path: str | Path,
+    source_site_id: str | None,
+    target_site_id: str,
+    ledger_file: str | Path,
+    *,
+    collections: list[str] | None,
+    asset_store_path: str | Path | None,
+    dataset_name: str | None,
+    requests_per_minute: int | None,
+    propagate_deletes: bool,
+    overwrite_target_edits: bool,
+    on_delete: str,
+) -> Plan:
+    """Staged source + the target as read now -> Plan; the GETs it took are `read_requests`.
+
+    Shared by the dry run (`plan_migration`) and the real run (`migrate`), so that the dry run's
+    estimate is, by construction, the plan the real run executes.
+    """
     source = load_source(
         staging_path,
         source_site_id,
@@ -388,20 +428,16 @@ def plan_migration(
     )
     reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
     target = read_target(client, target_site_id)
-    ledger_file = ledger_path or default_ledger_path(staging_path)
-    try:
-        plan = build_plan(
-            source,
-            target,
-            client,
-            ledger_file,
-            collections=collections,
-            propagate_deletes=propagate_deletes,
-            requests_per_minute=requests_per_minute,
-            overwrite_target_edits=overwrite_target_edits,
-            on_delete=on_delete,
-        )
-    finally:
-        close_ledger(ledger_file)
+    plan = build_plan(
+        source,
+        target,
+        client,
+        ledger_file,
+        collections=collections,
+        propagate_deletes=propagate_deletes,
+        requests_per_minute=requests_per_minute,
+        overwrite_target_edits=overwrite_target_edits,
+        on_delete=on_delete,
+    )
     plan.read_requests = client.stats.snapshot()["by_method"].get("GET", 0) - reads_before
     return plan
