@@ -69,9 +69,13 @@ class AdminClient:
         """{"paused", "operation", "counted", "pauseAfterRequests", "pauseOperation"}."""
         return self._call("GET", "/pause")
 
-    def release(self, apply: bool = True) -> bool:
-        """Lets the request held by `pauseAfterRequests` go on (applied or dropped)."""
-        return bool(self._call("POST", "/pause/release", {"apply": apply})["released"])
+    def release(self, apply: bool = True, land_before: str | None = None) -> bool:
+        """Lets the request held by `pauseAfterRequests` go on (applied or dropped); with
+        `land_before` it is applied just before the next request of that operation."""
+        body: dict[str, Any] = {"apply": apply}
+        if land_before is not None:
+            body["landBefore"] = land_before
+        return bool(self._call("POST", "/pause/release", body)["released"])
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/stats")

@@ -6,6 +6,11 @@ emulator cannot kill the client, but it can stop answering: the test arms the ga
 until `GET /_emulator/pause` says `paused`, SIGKILLs the client, then releases the request
 (`POST /_emulator/pause/release {"apply": true|false}`): applied = the write landed but its answer
 was lost with the process; not applied = the process died before the write arrived.
+
+`{"apply": true, "landBefore": opId}` keeps holding it until the next request of `opId` arrives,
+applies it, then lets that request go on: a write that lands late, after the next run has read
+the target (a server still working on a dead client's request), on cue instead of by a guessed
+delay.
 """
 
 from __future__ import annotations
@@ -33,12 +38,23 @@ class PauseGate:
             self.count = 0
             self.paused: str | None = None
             self.triggered = False
+            self._land_before: str | None = None
+            self._held_thread: int | None = None
+            self._landed = threading.Event()
 
     def arrive(self, operation: str) -> bool:
         """Called for every /v2 request before it is handled; blocks the N-th one.
 
         Returns False when the held request must be dropped (released with `apply: false`).
         """
+        with self._lock:
+            cue = self._land_before is not None and operation == self._land_before
+            if cue:
+                self._land_before = None
+                self._released.set()
+            landed = self._landed
+        if cue:
+            landed.wait(30.0)  # the late write is applied before this request is handled
         with self._lock:
             if self.after is None or self.triggered:
                 return True
@@ -49,18 +65,30 @@ class PauseGate:
                 return True
             self.triggered = True
             self.paused = operation
+            self._held_thread = threading.get_ident()
             released = self._released
         released.wait()
         with self._lock:
             self.paused = None
             return self._apply
 
-    def release(self, apply: bool) -> bool:
-        """Lets the held request go on (applied or dropped); False when none is held."""
+    def leave(self) -> None:
+        """Called when a /v2 request has been handled: marks the held one as landed."""
+        with self._lock:
+            if self._held_thread == threading.get_ident():
+                self._held_thread = None
+                self._landed.set()
+
+    def release(self, apply: bool, land_before: str | None = None) -> bool:
+        """Lets the held request go on (applied or dropped), or with `land_before` applies it
+        just before the next request of that operation; False when none is held."""
         with self._lock:
             held = self.paused is not None
-            self._apply = apply
-            self._released.set()
+            self._apply = apply or land_before is not None
+            if land_before is not None and held:
+                self._land_before = land_before
+            else:
+                self._released.set()
             return held
 
     def snapshot(self) -> dict[str, Any]:

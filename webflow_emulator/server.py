@@ -194,6 +194,23 @@ class Handler(BaseHTTPRequestHandler):
             srv.accounting.record(op, method, None, None, "reset")
             self._drop()
             return
+        try:
+            self._api_handle(route, known, op, path, params, query, raw)
+        finally:
+            srv.pause.leave()
+
+    def _api_handle(
+        self,
+        route: routes.Route | None,
+        known: bool,
+        op: str,
+        path: str,
+        params: dict[str, str],
+        query: str,
+        raw: bytes,
+    ) -> None:
+        srv = self.server
+        method = self.command
         req = routes.Request(method, path, params, {}, None)
         headers: dict[str, str] = {}
         fault: str | None = None
@@ -344,7 +361,11 @@ class Handler(BaseHTTPRequestHandler):
             elif (m, p) == ("GET", "/_emulator/pause"):
                 self._json(200, srv.pause.snapshot())
             elif (m, p) == ("POST", "/_emulator/pause/release"):
-                self._json(200, {"released": srv.pause.release(bool(body.get("apply", True)))})
+                land = body.get("landBefore")
+                if land is not None and not isinstance(land, str):
+                    raise ValueError("landBefore must be an operationId or null")
+                released = srv.pause.release(bool(body.get("apply", True)), land)
+                self._json(200, {"released": released})
             elif (m, p) == ("GET", "/_emulator/stats"):
                 self._json(200, srv.accounting.snapshot())
             elif (m, p) == ("POST", "/_emulator/stats/reset"):

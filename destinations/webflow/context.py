@@ -143,9 +143,11 @@ class OpContext:
         cid: str,
         operation: str,
         not_found_ok: bool = False,
+        divert: Callable[[dict[str, Any], dict[str, Any], WebflowApiError], bool] | None = None,
     ) -> list[tuple[list[tuple[dict[str, Any], dict[str, Any]]], Any]]:
         """Sends `prepared` in one request; on a 400 drops the entries it names and sends the
-        rest again. Every 400 removes or splits something, so this ends."""
+        rest again. Every 400 removes or splits something, so this ends. An entry `divert`
+        takes (returns True for) is the caller's to report; the others are audited here."""
         done = []
         pending = [prepared]
         while pending:
@@ -162,6 +164,8 @@ class OpContext:
                 if (culprits and len(culprits) < len(batch)) or len(batch) == 1:
                     for i in sorted(culprits):
                         e, b = batch[i]
+                        if divert is not None and divert(e, b, exc):
+                            continue
                         field, reason = _reason(exc, b)
                         self._audit(
                             operation,
@@ -236,6 +240,16 @@ def _reason(exc: WebflowApiError, body: dict[str, Any]) -> tuple[str | None, str
     if isinstance(first, dict):
         return (first.get("param") or None), str(first.get("description") or exc.message)
     return None, str(first or exc.message)
+
+
+def slug_taken(exc: WebflowApiError) -> bool:
+    """A 400 that says the item's slug is already used in the collection."""
+    return any(
+        isinstance(d, dict)
+        and str(d.get("param") or "").split(".")[-1] == "slug"
+        and "already in database" in str(d.get("description") or "")
+        for d in exc.details
+    )
 
 
 def md5_hex(data: bytes) -> str:

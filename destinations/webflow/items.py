@@ -30,7 +30,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import OpContext
+from sources.webflow.client import WebflowApiError
+
+from .context import OpContext, slug_taken
 from .model import Collection, Item, ItemVersion, SourceSite, TargetItem
 from .ops import Op, chunks
 from .settings import (
@@ -42,6 +44,7 @@ from .settings import (
     PHASE_LINKS,
     PHASE_PUBLISH,
     PHASE_STATES,
+    RECOVER_BY_SLUG_MAX,
     REFERENCE_TYPES,
 )
 from .transform import collection_context, file_urls, references, source_files, transform
@@ -293,14 +296,17 @@ def _plan_collection(
                     if data0.get(s) and any(r not in known for r in references(data0[s], types[s]))
                 ]
                 deferred[item.id] = defer
-                entries.append(
-                    {
-                        "id": item.id,
-                        "field_data": data0,
-                        "defer": defer,
-                        "md5": _md5s(data0, ctx, source),
-                    }
-                )
+                entry = {
+                    "id": item.id,
+                    "field_data": data0,
+                    "defer": defer,
+                    "md5": _md5s(data0, ctx, source),
+                }
+                if item.id in recovering:
+                    # a lost create of an earlier run may still land after our read: a slug
+                    # taken at create time is then that item, adopted (`_adopt_taken`)
+                    entry["recovering"] = True
+                entries.append(entry)
                 for t in locs:
                     state[(item.id, t)] = {"data": data0, "draft": draft, "archived": archived}
             ops.append(
@@ -691,7 +697,15 @@ class ItemOps(OpContext):
                 f"/collections/{tcid}/items/bulk", body, operation="create-items"
             )
 
-        for batch, answer in self._isolate(prepared, send, cid, "create-items"):
+        taken: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+        def divert(e: dict[str, Any], fd: dict[str, Any], exc: WebflowApiError) -> bool:
+            if (earlier or e.get("recovering")) and slug_taken(exc):
+                taken.append((e, fd))
+                return True
+            return False
+
+        for batch, answer in self._isolate(prepared, send, cid, "create-items", divert=divert):
             by_slug = {
                 (it.get("fieldData") or {}).get("slug"): it["id"]
                 for it in (answer or {}).get("items") or []
@@ -707,21 +721,65 @@ class ItemOps(OpContext):
                 self._audit("create-items", "ok", collection=cid, source_id=e["id"], target_id=tid)
             self.ledger.put_items(self.site, rows)
             self._record_updated(answer)
+        if taken:
+            self._adopt_taken(cid, tcid, taken, p, locales)
         self._finish()
+
+    def _adopt_taken(
+        self,
+        cid: str,
+        tcid: str,
+        taken: list[tuple[dict[str, Any], dict[str, Any]]],
+        p: dict[str, Any],
+        locales: dict[str, str],
+    ) -> None:
+        """Items whose slug was taken when created, while a lost create of theirs may have
+        landed after this run read the target: adopted by slug, then given the content and
+        flags this create would have written (what the later ops of the plan build on)."""
+        todo = [e for e, _fd in taken]
+        left = {e["id"] for e in self._recover_items(cid, tcid, todo, p["locales"])}
+        mapped = self.ledger.target_item_ids(self.site)
+        bodies = []
+        for e, fd in taken:
+            if e["id"] in left:
+                self._audit(
+                    "create-items",
+                    "rejected",
+                    collection=cid,
+                    source_id=e["id"],
+                    field="slug",
+                    error=f"slug {fd.get('slug')!r} is taken in the target, yet no item has it",
+                )
+                continue
+            rest = {k: v for k, v in fd.items() if k != "slug"}  # the same slug again is a 400
+            for t in p["locales"]:
+                body = {
+                    "id": mapped[e["id"]],
+                    "cmsLocaleId": locales[t],
+                    "isDraft": p["is_draft"],
+                    "isArchived": p["is_archived"],
+                }
+                if rest:
+                    body["fieldData"] = rest
+                bodies.append(({**e, "locale": t}, body))
+
+        def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
+            return self.client.patch(
+                f"/collections/{tcid}/items",
+                {"items": [b for _e, b in batch]},
+                operation="update-items",
+            )
+
+        for chunk in chunks(bodies, BULK_LIMIT):
+            for _batch, answer in self._isolate(chunk, send, cid, "update-items"):
+                self._record_updated(answer)
 
     def _recover_items(
         self, cid: str, tcid: str, todo: list[dict[str, Any]], tags: list[str]
     ) -> list[dict[str, Any]]:
         """Maps items a lost create wrote (by slug); returns those still to create."""
         wanted = {e["field_data"].get("slug"): e for e in todo}
-        found: dict[str, str] = {}
-        for page in self.client.paginate(
-            f"/collections/{tcid}/items", None, "items", operation="list-collection-items"
-        ):
-            for it in page.items:
-                slug = (it.get("fieldData") or {}).get("slug")
-                if slug in wanted:
-                    found[slug] = it["id"]
+        found = self._find_by_slug(tcid, [s for s in wanted if s])
         rows = []
         for slug, tid in found.items():
             e = wanted[slug]
@@ -731,6 +789,27 @@ class ItemOps(OpContext):
             )
         self.ledger.put_items(self.site, rows)
         return [e for s, e in wanted.items() if s not in found]
+
+    def _find_by_slug(self, tcid: str, slugs: list[str]) -> dict[str, str]:
+        """Target item ids by slug: one filtered GET per slug for a few, else one listing."""
+        if not slugs:
+            return {}
+        path = f"/collections/{tcid}/items"
+        found: dict[str, str] = {}
+        if len(slugs) <= RECOVER_BY_SLUG_MAX:
+            for slug in slugs:
+                body = self.client.get(path, {"slug": slug}, operation="list-collection-items")
+                for it in (body or {}).get("items") or []:
+                    if (it.get("fieldData") or {}).get("slug") == slug:
+                        found[slug] = it["id"]
+            return found
+        wanted = set(slugs)
+        for page in self.client.paginate(path, None, "items", operation="list-collection-items"):
+            for it in page.items:
+                slug = (it.get("fieldData") or {}).get("slug")
+                if slug in wanted:
+                    found[slug] = it["id"]
+        return found
 
     def _entry_bodies(
         self, cid: str, p: dict[str, Any], operation: str

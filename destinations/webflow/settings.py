@@ -5,6 +5,9 @@ from typing import Final
 BULK_LIMIT: Final[int] = 100
 """Largest number of items a bulk create/update/publish/delete request takes."""
 
+RECOVER_BY_SLUG_MAX: Final[int] = 10
+"""Up to this many items to find by slug, one filtered GET each; more, one collection listing."""
+
 DESTINATION_NAME: Final[str] = "webflow"
 PIPELINE_NAME: Final[str] = "webflow_migrate"
 LEDGER_SUFFIX: Final[str] = ".ledger.duckdb"

@@ -121,9 +121,11 @@ migrate({staging!r}, {src!r}, {tgt!r}, {token!r}, {base!r}, pipelines_dir={pipel
 """
 
 
-def test_kill_9_during_item_creation_then_rerun(demo: Migrator) -> None:
-    """The process dies (SIGKILL) while creates are in flight; the next run loads the pending
-    package, recovers what was written by slug/MD5, and finishes without duplicates."""
+def test_kill_9_during_item_creation_write_lands_after_the_rerun_read(demo: Migrator) -> None:
+    """The process dies (SIGKILL) with its second create held by the emulator; the write lands
+    late, after the rerun has read the target and just before the rerun creates the same items
+    (a server finishing a dead client's request). The rerun adopts them by slug instead of
+    failing on "slug taken", gives them the planned content, and creates nothing twice."""
     import subprocess
     import sys
     import time
@@ -143,22 +145,34 @@ def test_kill_9_during_item_creation_then_rerun(demo: Migrator) -> None:
         pipelines=str(demo.tmp_path / "pipelines"),
         assets=str(demo.tmp_path / "assets"),
     )
-    demo.emulator.admin.configure(faults={"latencyMs": 100.0})
+    admin = demo.emulator.admin
+    admin.configure(pauseAfterRequests=2, pauseOperation="create-items")
     child = subprocess.Popen([sys.executable, "-c", code])
     try:
-        for _ in range(3000):
-            if demo.target_stats()["byOperation"].get("create-items", 0) >= 1:
-                break
-            if child.poll() is not None:
+        for _ in range(6000):
+            if admin.pause_state()["paused"] or child.poll() is not None:
                 break
             time.sleep(0.01)
+        assert admin.pause_state()["paused"], "the child never sent its second create"
     finally:
         child.kill()
         child.wait()
-    demo.emulator.admin.configure(faults={"latencyMs": 0.0})
+    held = demo.target_stats()["byOperation"]["create-items"]
+    assert admin.release(apply=True, land_before="create-items")
     report = demo.migrate()
+    admin.configure(pauseAfterRequests=None, pauseOperation=None)
     assert report.ok, report.summary()
-    src = demo.emulator.admin.export_site(s.source_id)
-    tgt = demo.emulator.admin.export_site(s.target_id)
+    import duckdb
+
+    con = duckdb.connect(report.ledger_path, read_only=True)
+    recovered = con.execute(
+        "select count(*) from audit where operation = 'create-items' and status = 'recovered'"
+    ).fetchone()[0]
+    con.close()
+    assert recovered > 0, "the late write was not adopted"
+    # the late write landed during the rerun (its 2nd create), not before its read
+    assert demo.target_stats()["byOperation"]["create-items"] > held
+    src = admin.export_site(s.source_id)
+    tgt = admin.export_site(s.target_id)
     assert differences(src, tgt) == []
     assert len(tgt["assets"]) == 13

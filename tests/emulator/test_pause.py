@@ -69,3 +69,33 @@ def test_pause_settings_are_validated_and_reset(world: World) -> None:
     world.emu.admin.reset()
     assert world.emu.admin.config()["pauseAfterRequests"] is None
     assert world.emu.admin.release() is False
+
+
+def test_held_write_lands_late_just_before_the_next_request_of_an_operation(
+    api: Api, world: World
+) -> None:
+    """`landBefore`: the held write stays held through other requests (a read sees nothing),
+    then lands first when the cue operation arrives, which then sees it (here: slug taken)."""
+    coll = world.collection()
+    world.emu.admin.configure(pauseAfterRequests=1, pauseOperation="create-items")
+    path = f"/collections/{coll['id']}/items"
+    late = {"cmsLocaleIds": [world.en], "fieldData": {"name": "Late", "slug": "late"}}
+    answers: list[Any] = []
+
+    def call() -> None:
+        try:
+            answers.append(api.post(path + "/bulk", json=late))
+        except requests.ConnectionError as exc:
+            answers.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    _wait_paused(world)
+    assert world.emu.admin.release(apply=True, land_before="create-items")
+    assert api.ok("GET", path)["items"] == []  # still held: the read does not see it
+    again = api.post(path + "/bulk", json=late)  # the cue: the held one lands first
+    t.join(10)
+    assert answers[0].status_code == 202
+    assert again.status_code == 400 and "Unique value" in again.text
+    assert [it["fieldData"]["slug"] for it in api.ok("GET", path)["items"]] == ["late"]
+    assert not world.emu.admin.pause_state()["paused"]
