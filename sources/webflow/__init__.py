@@ -6,22 +6,28 @@ API notes (Webflow Data API v2, https://developers.webflow.com/data/reference; s
   its site locale `id`.
 - `list-collections` has no fields; `collection-details` has them. Its `lastUpdated` is the cheap
   schema-drift signal: details are read again only when it moves (cached in source state).
-- `list-collection-items` (staged) and `list-collection-items-live` page with offset/limit <= 100
-  and filter/sort on `lastUpdated`/`lastPublished` (`lastUpdated[gte]=...&sortBy=lastUpdated`).
-- There is no "deleted since" feed: a `limit=1` probe per (collection, locale, state) returns
-  `pagination.total` and the newest cursor; a full id scan runs only when the counts disagree.
-- Publishing may not bump `lastUpdated`: live copies are read on `lastPublished`, and publications
-  or unpublications found there make the staged side re-read those items.
+- `list-collection-items` (staged) and `list-collection-items-live` page with offset/limit <= 100,
+  filter/sort on `lastUpdated`/`lastPublished` and take every locale at once
+  (`cmsLocaleId=<a>,<b>`: one entry per item x locale), so each (collection, state) is one list.
+- There is no "deleted since" feed: each run reads newest first, unfiltered, down to the
+  watermark, and the first page's `pagination.total` is the deletion check. When it disagrees,
+  the staged side lists the primary locale's ids (a primary-locale delete removes every locale);
+  the live side needs no scan when the staged deletions explain the missing live copies.
+- Publishing may not bump `lastUpdated`: live copies are read on `lastPublished`, and the staged
+  copies of what was published are re-read (`lastPublished[gte]`). An unpublish moves no cursor:
+  it shows as a live copy missing from the live total that no staged delete explains; then the
+  live ids are listed and the unpublished entries' staged copies re-read (`Get-Item`).
 - Rate limit: fixed 60 s window per token (60 or 120 requests), paced by `WebflowClient`.
 - E-commerce collections (Products, SKUs, Categories) are skipped with a log line.
 
 Incremental state lives in dlt resource state, not `dlt.sources.incremental`: each collection
-resource keeps one cursor per (locale, state) on a different field (lastUpdated / lastPublished),
+resource keeps one cursor per state on a different field (lastUpdated / lastPublished),
 yields tombstones whose cursor is old (an incremental would filter them out), re-reads an overlap
 window below the cursor against clock skew and skips its unchanged rows by content hash (with
 `lag` an incremental would turn boundary de-duplication off and reload them). Pages are
-keyset-anchored (`<cursor>[gte]=<last value seen>`, offset = ties) so that edits made while a
-run pages cannot shift items past it. Deleted rows are re-written from the destination's last
+keyset-anchored (`<cursor>[lte]=<last value seen>` newest first, offset = ties) so that edits
+made while a run pages cannot shift items past it (they move above the anchor, after the
+watermark: the next run reads them). Deleted rows are re-written from the destination's last
 copy with `is_deleted`/`deleted_at` (a merge replaces whole rows).
 """
 
@@ -45,8 +51,6 @@ from .helpers import (
     FOLDER_COLUMNS,
     SITE_COLUMNS,
     Context,
-    ItemStream,
-    StreamResult,
     asset_row,
     attach_file,
     cached_schemas,
@@ -60,6 +64,7 @@ from .helpers import (
     item_columns,
     locale_rows,
     repair_store,
+    sync_collection,
     tombstones,
     utc_now,
 )
@@ -275,15 +280,9 @@ def _items_resource(ctx: Context, schema: Mapping[str, Any]) -> DltResource:
     fields = list(collection["fields"])
 
     def collection_items() -> Iterator[TDataItems]:
-        """Items of one collection, every locale, live then staged, incrementally."""
+        """Items of one collection, every locale in each request, live and staged."""
         state = dlt.current.resource_state()
-        for locale in ctx.locales:
-            if not locale.get("cms_locale_id"):
-                continue
-            live = ItemStream(ctx, collection, fields, table_name, locale, LIVE, state)
-            yield from live.sync(StreamResult())
-            staged = ItemStream(ctx, collection, fields, table_name, locale, STAGED, state)
-            yield from staged.sync(live.result)
+        yield from sync_collection(ctx, collection, fields, table_name, state)
 
     resource = dlt.resource(collection_items, name=table_name)
     # cms_files rows are dispatched from here too: a table variant with its own hints, set
@@ -319,12 +318,19 @@ def _retired_items_resource(entry: Mapping[str, Any]) -> DltResource:
         """A collection that was deleted: every item it had is marked deleted."""
         state = dlt.current.resource_state()
         for key, stream in list(state.items()):
-            if ":" not in key or not isinstance(stream, dict):
+            if not isinstance(stream, dict):
                 continue
-            locale_id, kind = key.split(":", 1)
-            ids = sorted(stream.get("ids") or [])
-            if ids:
-                yield from tombstones(table_name, ids, locale_id, kind)
+            if key in (STAGED, LIVE):  # {cmsLocaleId: ids}
+                by_locale = dict(stream.get("ids") or {})
+                kind = key
+            elif ":" in key:  # the older per-locale layout
+                locale_id, kind = key.split(":", 1)
+                by_locale = {locale_id: stream.get("ids") or []}
+            else:
+                continue
+            for locale_id, ids in by_locale.items():
+                if ids:
+                    yield from tombstones(table_name, sorted(ids), locale_id, kind)
             state.pop(key, None)
 
     return dlt.resource(

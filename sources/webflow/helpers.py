@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -543,24 +544,52 @@ def has_changed(state: dict[str, Any], key: str, value: Any) -> bool:
     return True
 
 
-@dataclass
-class StreamResult:
-    """What one (locale, state) stream saw; the live side feeds the staged side."""
+Key = tuple[str, str]
+"""An item entry of a list: (item id, cmsLocaleId)."""
 
-    changed_ids: set[str] = dataclasses.field(default_factory=set)
-    removed_ids: set[str] = dataclasses.field(default_factory=set)
-    since: str | None = None
+
+def stream_state(resource_state: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The state of a collection's `kind` stream (key `staged` or `live`).
+
+    A state of the older per-locale layout (keys `<cmsLocaleId>:<state>`) is merged into it
+    once: its ids are kept, and the earliest cursor and watermark, so that nothing is skipped.
+    """
+    old_keys = [k for k in resource_state if isinstance(k, str) and k.endswith(f":{kind}")]
+    state = resource_state.get(kind)
+    if not isinstance(state, dict):
+        state = {}
+        olds = {k.split(":", 1)[0]: resource_state[k] for k in old_keys}
+        olds = {loc: s for loc, s in olds.items() if isinstance(s, dict)}
+        if olds:
+            state["ids"] = {loc: list(s.get("ids") or []) for loc, s in olds.items()}
+            cursors = [s["cursor"] for s in olds.values() if s.get("cursor")]
+            marks = [s.get("watermark") for s in olds.values() if s.get("cursor")]
+            if cursors:
+                state["cursor"] = min(cursors)
+            if marks and all(marks):
+                state["watermark"] = min(marks)  # type: ignore[type-var]
+            state["boundary"] = sorted({d for s in olds.values() for d in s.get("boundary") or []})
+        resource_state[kind] = state
+    for key in old_keys:
+        resource_state.pop(key, None)
+    return state
+
+
+def _count(entries: Mapping[str, set[str]]) -> int:
+    return sum(len(ids) for ids in entries.values())
 
 
 class ItemStream:
-    """One (collection, locale, state) list: probe, incremental read, deletion check.
+    """One (collection, state) list over every locale at once (`cmsLocaleId=<a>,<b>`).
 
-    State (in the collection resource's state, key `<cmsLocaleId>:<state>`):
-    `cursor` (newest lastUpdated/lastPublished loaded), `watermark` (where the next read starts:
-    the server's time when this read started, from its `Date` header, minus
-    `SERVER_CLOCK_SKEW_SECONDS`), `ids` (ids present at the last check) and `boundary` (short
-    content hashes of items at or after the watermark, so re-read rows are not loaded again).
+    State (in the collection resource's state, key `staged` or `live`): `ids` (cmsLocaleId ->
+    item ids present at the last check), `cursor` (newest lastUpdated/lastPublished loaded),
+    `watermark` (where the next read starts: the server's time when this read started, from its
+    `Date` header, minus `SERVER_CLOCK_SKEW_SECONDS`) and `boundary` (short content hashes of
+    entries at or after the watermark, so re-read entries are not loaded again).
 
+    A run reads newest first, unfiltered, until it passes the watermark: the first page's
+    `pagination.total` is the deletion check, so an unchanged collection costs one request.
     Items changed during or after a read are read again next time and nothing is missed; items
     written long before it (a bulk import) are not. A state without a watermark (older state,
     or a server without `Date`) reads from `cursor - overlap_seconds`.
@@ -572,7 +601,6 @@ class ItemStream:
         collection: Mapping[str, Any],
         fields: Sequence[Mapping[str, Any]],
         table_name: str,
-        locale: Mapping[str, Any],
         kind: str,
         resource_state: dict[str, Any],
     ) -> None:
@@ -580,45 +608,118 @@ class ItemStream:
         self.collection = collection
         self.fields = fields
         self.table_name = table_name
-        self.locale_id = str(locale["cms_locale_id"])
-        self.locale_tag = locale.get("tag")
         self.kind = kind
         self.cursor_field = cursor_field(kind)
-        self.state: dict[str, Any] = resource_state.setdefault(f"{self.locale_id}:{kind}", {})
+        with_ids = [loc for loc in ctx.locales if loc.get("cms_locale_id")]
+        self.locale_ids = [str(loc["cms_locale_id"]) for loc in with_ids]
+        self.tags = {str(loc["cms_locale_id"]): loc.get("tag") for loc in with_ids}
+        primaries = [str(loc["cms_locale_id"]) for loc in with_ids if loc.get("is_primary")]
+        self.primary = (primaries or self.locale_ids or [""])[0]
+        self.state = stream_state(resource_state, kind)
+        ids = self.state.get("ids") or {}
+        self.known: dict[str, set[str]] = {loc: set(ids.get(loc) or []) for loc in self.locale_ids}
         self.path = f"/collections/{collection['id']}/items" + ("/live" if kind == LIVE else "")
         self.operation = "list-collection-items" + ("-live" if kind == LIVE else "")
-        self.result = StreamResult(since=self._start())
+        self.since = self._start()
+        self.total: int | None = None  # entries in the list, from the first unfiltered page
+        self.seen: dict[str, set[str]] = {loc: set() for loc in self.locale_ids}  # read now
+        self.emitted: set[Key] = set()
+        self._cursor: str | None = self.state.get("cursor")
+        self._read_any = False
         self._started: datetime | None = None  # server time of this run's first request
-        self._emitted: set[str] = set()
-        self._read: list[Mapping[str, Any]] = []
         self._loaded: dict[str, str] = {}  # short hash -> cursor value, of rows known loaded
-        self._last_total: int | None = None
 
-    def sync(self, live: StreamResult) -> Iterator[TDataItems]:
-        """Yields changed rows, then tombstones; updates the stream state at the end."""
-        known = set(self.state.get("ids") or [])
-        cursor = self.state.get("cursor")
-        forced = bool(live.changed_ids or live.removed_ids)
-        total: int | None = None
-        if cursor is not None or known:
-            total, newest = self._probe()
-            unchanged = newest is None or (cursor is not None and newest <= cursor)
-            if not forced and total == len(known) and unchanged:
-                return
-        yield from self._read_since(self._start())
-        if cursor is None:
-            total = self._last_total  # an unfiltered read counted everything
-        if self.kind == STAGED and live.changed_ids and live.since:
-            # publishing does not have to bump lastUpdated: re-read what was published
-            yield from self._read_since(live.since, "lastPublished", live.changed_ids)
-        current = known | {str(i["id"]) for i in self._read}
-        if total is None or total != len(current) or (self.kind == STAGED and live.removed_ids):
-            current = yield from self._full_scan(known, live.removed_ids)
-        removed = known - current
-        if removed:
-            yield from tombstones(self.table_name, sorted(removed), self.locale_id, self.kind)
-        self.result.removed_ids = removed
+    # reads
+
+    def read_changed(self) -> Iterator[TDataItems]:
+        """Entries at or after the watermark (everything on the first run), newest first."""
+        boundary = set(self.state.get("boundary") or [])
+        for items in self._pages(self.cursor_field, "desc", None, self.locale_ids, counts=True):
+            fresh = []
+            for item in items:
+                value = item.get(self.cursor_field) or ""
+                if self.since is not None and value < self.since:
+                    continue
+                key = self._key(item)
+                self._note(key, value)
+                digest = short_hash(item)
+                if digest in boundary:
+                    self._loaded[digest] = value
+                elif key not in self.emitted:
+                    fresh.append(item)
+            yield from self._emit(fresh)
+            last = items[-1].get(self.cursor_field) if items else None
+            if self.since is not None and (last is None or last < self.since):
+                return  # past the watermark: the rest is older
+
+    def read_published(self, since: str, keys: set[Key]) -> Iterator[TDataItems]:
+        """Staged copies of entries published since `since` (publishing does not have to bump
+        lastUpdated, but it changes `isDraft` and `lastPublished`)."""
+        keys = keys - self.emitted
+        if not keys:
+            return
+        for items in self._pages("lastPublished", "asc", since, self.locale_ids):
+            fresh = [i for i in items if self._key(i) in keys and self._key(i) not in self.emitted]
+            for item in fresh:
+                self._note(self._key(item), item.get(self.cursor_field) or "")
+            yield from self._emit(fresh)
+
+    def refresh(self, keys: set[Key]) -> Iterator[TDataItems]:
+        """Reads these entries again: one `Get-Item` each, or one scan when that is cheaper."""
+        keys = {k for k in keys if k not in self.emitted and k[1] in self.known}
+        if not keys:
+            return
+        if len(keys) > math.ceil(_count(self.known) / PAGE_LIMIT):
+            yield from self._scan(self.locale_ids, keys)
+            return
+        fresh = []
+        for item_id, locale_id in sorted(keys):
+            path = f"/collections/{self.collection['id']}/items/{item_id}"
+            try:
+                item = self.ctx.client.get(path, {"cmsLocaleId": locale_id}, operation="Get-Item")
+            except WebflowNotFoundError:
+                continue  # deleted meanwhile: the next run's count check finds it
+            if item:
+                self._note(self._key(item), item.get(self.cursor_field) or "")
+                fresh.append(item)
+        yield from self._emit(fresh)
+
+    def reconcile(
+        self, gone: Mapping[str, set[str]]
+    ) -> Generator[TDataItems, None, dict[str, set[str]]]:
+        """The entries there now: the known ones, those read, minus `gone` (found by the other
+        side), checked against `total`. When that does not add up the staged side lists the
+        primary locale's ids (a primary-locale delete removes every locale), and only if that
+        does not add up either, every locale's."""
+        current = {
+            loc: (self.known[loc] | self.seen[loc]) - gone.get(loc, set())
+            for loc in self.locale_ids
+        }
+        if self.total is not None and self.total == _count(current):
+            return current
+        if self.kind == STAGED and len(self.locale_ids) > 1 and self.total is not None:
+            primary = (yield from self._scan([self.primary], set()))[self.primary]
+            removed = current[self.primary] - primary
+            estimate = {
+                loc: primary if loc == self.primary else current[loc] - removed
+                for loc in self.locale_ids
+            }
+            if self.total == _count(estimate):
+                return estimate
+        return (yield from self._scan(self.locale_ids, set()))
+
+    def finish(self, current: Mapping[str, set[str]]) -> Iterator[TDataItems]:
+        """Tombstones of the entries that vanished; saves the stream state."""
+        for loc in self.locale_ids:
+            removed = self.known[loc] - current.get(loc, set())
+            if removed:
+                yield from tombstones(self.table_name, sorted(removed), loc, self.kind)
         self._save(current)
+
+    def removed(self, current: Mapping[str, set[str]]) -> dict[str, set[str]]:
+        return {loc: self.known[loc] - current.get(loc, set()) for loc in self.locale_ids}
+
+    # paging
 
     def _start(self) -> str | None:
         """Where an incremental read starts (None: read everything)."""
@@ -636,67 +737,35 @@ class ItemStream:
             self._started = last() if last is not None else None
         return body
 
-    def _probe(self) -> tuple[int | None, str | None]:
-        """`limit=1` newest-first: the total and the newest cursor in one request."""
-        params = {**self._base(), "limit": 1, "offset": 0}
-        params.update(sortBy=self.cursor_field, sortOrder="desc")
-        try:
-            body = self._get(params) or {}
-        except WebflowNotFoundError:
-            return 0, None
-        items = body.get("items") or []
-        total = (body.get("pagination") or {}).get("total")
-        newest = items[0].get(self.cursor_field) if items else None
-        return (int(total) if total is not None else None), newest
-
-    def _base(self) -> dict[str, Any]:
-        return {"cmsLocaleId": self.locale_id}
-
-    def _read_since(
-        self, start: str | None, by: str | None = None, only: set[str] | None = None
-    ) -> Iterator[TDataItems]:
-        """Items with `by >= start` (`_start()`), oldest first; yields new content (of `only`)."""
-        by = by or self.cursor_field
-        boundary = set(self.state.get("boundary") or [])
-        for items in self._keyset_pages(by, start):
-            rows = []
-            for item in items:
-                self._read.append(self._seen(item))
-                item_id, digest = str(item["id"]), short_hash(item)
-                if digest in boundary:
-                    self._loaded[digest] = item.get(self.cursor_field) or ""
-                if item_id in self._emitted or digest in boundary:
-                    continue
-                if only is not None and item_id not in only:
-                    continue
-                self._emitted.add(item_id)
-                self._loaded[digest] = item.get(self.cursor_field) or ""
-                self.result.changed_ids.add(item_id)
-                rows.append(self._row(item))
-            if rows:
-                yield rows
-                yield from self._file_rows(items)
-
-    def _keyset_pages(self, by: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
-        """Pages sorted on `by`, each anchored at the last value seen (`by[gte]`, offset = ties).
-
-        Unlike deep offsets, an item edited (moved to the end) or deleted while we page does not
-        shift later items past us.
-        """
+    def _pages(
+        self,
+        by: str,
+        order: str,
+        start: str | None,
+        locales: Sequence[str],
+        counts: bool = False,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages sorted on `by`, each anchored at the last value seen (`by[gte]`, or `by[lte]`
+        newest first; offset = ties). Unlike deep offsets, an item edited (moved to the end) or
+        deleted while we page does not shift later items past us. `counts`: the first page
+        (unfiltered) sets `total`."""
+        bound = "gte" if order == "asc" else "lte"
         anchor, ties, first = start, 0, True
         while True:
-            params = self._base()
-            params.update(sortBy=by, sortOrder="asc", offset=ties, limit=PAGE_LIMIT)
+            params: dict[str, Any] = {"cmsLocaleId": ",".join(locales)}
+            params.update(sortBy=by, sortOrder=order, offset=ties, limit=PAGE_LIMIT)
             if anchor is not None:
-                params[f"{by}[gte]"] = anchor
+                params[f"{by}[{bound}]"] = anchor
             try:
                 body = self._get(params) or {}
             except WebflowNotFoundError:
+                if first and counts:
+                    self.total = 0
                 return
             items = list(body.get("items") or [])
             total = (body.get("pagination") or {}).get("total")
-            if first and start is None:
-                self._last_total = total
+            if first and counts:
+                self.total = int(total) if total is not None else None
             first = False
             if items:
                 yield items
@@ -710,38 +779,59 @@ class ItemStream:
             ties = ties + len(items) if last == anchor else same
             anchor = last
 
-    def _full_scan(self, known: set[str], refresh: set[str]) -> Iterator[TDataItems]:
-        """Every id (counts disagreed); loads items never seen and those in `refresh`."""
-        current: set[str] = set()
-        for items in self._keyset_pages("createdOn", None):
-            rows = []
+    def _scan(
+        self, locales: Sequence[str], refresh: set[Key]
+    ) -> Generator[TDataItems, None, dict[str, set[str]]]:
+        """Every id of `locales`; loads entries never seen and those in `refresh`."""
+        current: dict[str, set[str]] = {loc: set() for loc in locales}
+        for items in self._pages("createdOn", "asc", None, locales):
+            fresh = []
             for item in items:
-                item_id = str(item["id"])
-                current.add(item_id)
-                if item_id in self._emitted or (item_id in known and item_id not in refresh):
+                key = self._key(item)
+                current.setdefault(key[1], set()).add(key[0])
+                if key in self.emitted:
                     continue
-                self._read.append(self._seen(item))
-                self._emitted.add(item_id)
-                self._loaded[short_hash(item)] = item.get(self.cursor_field) or ""
-                self.result.changed_ids.add(item_id)
-                rows.append(self._row(item))
-            if rows:
-                yield rows
-                yield from self._file_rows(items)
+                if key[0] in self.known.get(key[1], ()) and key not in refresh:
+                    continue
+                self._note(key, item.get(self.cursor_field) or "")
+                fresh.append(item)
+            yield from self._emit(fresh)
         return current
 
-    def _seen(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """What `_read` keeps of an item read (not the whole item: memory)."""
-        return {"id": item["id"], self.cursor_field: item.get(self.cursor_field)}
+    # rows
+
+    def _key(self, item: Mapping[str, Any]) -> Key:
+        return str(item["id"]), str(item.get("cmsLocaleId") or self.primary)
+
+    def _note(self, key: Key, value: str) -> None:
+        """An entry read now: it is there, and its cursor value counts for the next run."""
+        self.seen.setdefault(key[1], set()).add(key[0])
+        self._read_any = True
+        if value and (self._cursor is None or value > self._cursor):
+            self._cursor = value
+
+    def _emit(self, items: Sequence[Mapping[str, Any]]) -> Iterator[TDataItems]:
+        """Rows of new content, then the `cms_files` rows of the files they point at."""
+        rows = []
+        for item in items:
+            self.emitted.add(self._key(item))
+            self._loaded[short_hash(item)] = item.get(self.cursor_field) or ""
+            rows.append(self._row(item))
+        if rows:
+            yield rows
+            yield from self._file_rows(items)
 
     def _row(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        return item_row(
+        locale_id = self._key(item)[1]
+        row = item_row(
             item,
             state=self.kind,
-            locale_tag=self.locale_tag,
+            locale_tag=self.tags.get(locale_id),
             collection_id=self.collection["id"],
             fields=self.fields,
         )
+        row["cms_locale_id"] = locale_id
+        return row
 
     def _file_rows(self, items: Sequence[Mapping[str, Any]]) -> Iterator[TDataItems]:
         refs = [
@@ -752,31 +842,68 @@ class ItemStream:
         fetched = prefetch_files(self.ctx, [ref.url for _, ref in refs])
         rows = []
         for item, ref in refs:
-            row = fetch_file(self.ctx, ref, self.collection["id"], item, self.locale_id, fetched)
+            locale_id = self._key(item)[1]
+            row = fetch_file(self.ctx, ref, self.collection["id"], item, locale_id, fetched)
             if row is not None:
                 rows.append(row)
         if rows:
             yield dlt.mark.with_table_name(rows, CMS_FILES_TABLE)
 
-    def _save(self, current: set[str]) -> None:
-        cursor = self.state.get("cursor")
-        for item in self._read:
-            value = item.get(self.cursor_field)
-            if value and (cursor is None or value > cursor):
-                cursor = value
-        self.state["cursor"] = cursor
-        self.state["ids"] = sorted(current)
+    def _save(self, current: Mapping[str, set[str]]) -> None:
+        self.state["cursor"] = self._cursor
+        self.state["ids"] = {loc: sorted(current.get(loc, set())) for loc in self.locale_ids}
         if self._started is not None:
             skew = timedelta(seconds=SERVER_CLOCK_SKEW_SECONDS)
             self.state["watermark"] = format_ts(self._started - skew)
         else:
             self.state.pop("watermark", None)
-        if cursor is not None:
-            floor = self.state.get("watermark") or minus_seconds(cursor, self.ctx.overlap_seconds)
+        if self._cursor is not None:
+            floor = self.state.get("watermark") or minus_seconds(
+                self._cursor, self.ctx.overlap_seconds
+            )
             # only content known to be loaded may be skipped next time
             boundary = sorted(digest for digest, value in self._loaded.items() if value >= floor)
-            if boundary or self._read:
+            if boundary or self._read_any:
                 self.state["boundary"] = boundary
+
+
+def sync_collection(
+    ctx: Context,
+    collection: Mapping[str, Any],
+    fields: Sequence[Mapping[str, Any]],
+    table_name: str,
+    resource_state: dict[str, Any],
+) -> Iterator[TDataItems]:
+    """Both states of one collection, every locale per request; deletions and unpublications.
+
+    Order: live changes (`lastPublished`), staged changes (`lastUpdated`), staged copies of what
+    was published (publishing need not bump lastUpdated), the staged deletion check, then the
+    live one: a live copy disappears when its staged entry is deleted (known from the staged
+    check) or when it is unpublished; only copies that neither explains cost a live id scan,
+    and their staged entries (now `isDraft`, no `lastPublished`, same `lastUpdated`) are read
+    again.
+    """
+    live = ItemStream(ctx, collection, fields, table_name, LIVE, resource_state)
+    staged = ItemStream(ctx, collection, fields, table_name, STAGED, resource_state)
+    if not live.locale_ids:
+        return
+    yield from live.read_changed()
+    yield from staged.read_changed()
+    if live.since is not None:
+        published = {key for key in live.emitted if key[0] not in staged.seen.get(key[1], ())}
+        yield from staged.read_published(live.since, published)
+    staged_now = yield from staged.reconcile({})
+    staged_gone = staged.removed(staged_now)
+    live_now = yield from live.reconcile(staged_gone)
+    unpublished = {
+        (item_id, loc)
+        for loc, ids in live.removed(live_now).items()
+        for item_id in ids
+        if item_id in staged_now.get(loc, set())
+    }
+    yield from staged.refresh(unpublished)
+    yield from live.finish(live_now)
+    yield from staged.finish(staged_now)
 
 
 def tombstones(
