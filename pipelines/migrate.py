@@ -42,6 +42,7 @@ from destinations.webflow import (  # noqa: E402
     SchemaMismatchError,
     migrate,
 )
+from destinations.webflow.ledger import TABLES as LEDGER_FILE_TABLES  # noqa: E402
 from destinations.webflow.ledger import default_ledger_path  # noqa: E402
 from sources.webflow import webflow_source  # noqa: E402
 from sources.webflow.client import (  # noqa: E402
@@ -55,20 +56,7 @@ from sources.webflow.client import (  # noqa: E402
 WORK_DIR = ROOT / ".webflow-sync"
 SITE_ID = re.compile(r"[0-9a-f]{24}")
 STAGING_SCHEMAS = frozenset({"webflow", "webflow_staging"})
-LEDGER_TABLES = frozenset(
-    {
-        "locale_map",
-        "collection_map",
-        "field_map",
-        "option_map",
-        "folder_map",
-        "asset_map",
-        "asset_source",
-        "item_map",
-        "intents",
-        "audit",
-    }
-)
+LEDGER_TABLES = LEDGER_FILE_TABLES  # the tables the destination creates, and only them
 
 
 class InputError(Exception):

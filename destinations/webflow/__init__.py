@@ -18,7 +18,6 @@ are restartable and idempotent without the pipeline's working directory. Docs: R
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import dlt
 from dlt.common.schema import TTableSchema
@@ -50,6 +49,12 @@ __all__ = [
     "plan_migration",
     "webflow",
 ]
+
+OPS_PER_BATCH = 20
+"""Ops per dlt batch. dlt commits its offset (a package-state file write) and the ledger its
+transaction once per batch instead of once per op; after a kill or an error the batch is run
+again from its first op, so at most this many ops are re-sent (updates) or found done in the
+ledger (creates)."""
 
 _EXECUTORS: dict[tuple[str, str], Executor] = {}
 _CLIENTS: dict[tuple[str, str], WebflowClient] = {}
@@ -93,7 +98,7 @@ def _executor(
 
 @dlt.destination(
     name=DESTINATION_NAME,
-    batch_size=1,
+    batch_size=OPS_PER_BATCH,
     naming_convention="direct",
     max_table_nesting=0,
     skip_dlt_columns_and_tables=True,
@@ -110,17 +115,19 @@ def webflow(
     window_seconds: float = 60.0,
     run_id: str = "",
 ) -> None:
-    """Executes planned ops (one per call: `batch_size=1`, so dlt's committed offset moves after
-    every op and a re-sent batch is one op, checked against the ledger before writing).
+    """Executes a batch of planned ops, in plan order (`sequential`: one op at a time; requests
+    are paced by the rate limit anyway).
 
-    `sequential`: one op at a time, in plan order; requests are paced by the rate limit anyway.
+    The batch's ledger writes are committed before this returns and dlt commits its offset
+    (`Executor.batch`); a batch re-sent after a kill or an error is run again op by op, each
+    checked against the ledger before writing (see `executor.py`).
     """
     ex = _executor(
         ledger_path, site_id, api_token, base_url, requests_per_minute, window_seconds, run_id
     )
-    state: dict[str, Any] = dlt.current.destination_state()
-    for row in items:
-        ex.run(row, state)
+    with ex.batch():
+        for row in items:
+            ex.run(row)
 
 
 from .migration import MigrationReport, migrate  # noqa: E402

@@ -5,10 +5,11 @@ The why of it is in `executor.py`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dlt.common import logger
@@ -45,20 +46,29 @@ class OpContext:
         self.site = site_id
         self.run_id = run_id
         self.uploads = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # `batch` holds it around `run`
         self._phase = ""
         self._audit_rows: list[dict[str, Any]] = []
 
     # plumbing
 
-    def run(self, row: dict[str, Any], state: dict[str, Any] | None = None) -> None:
-        """Executes one op row; `state` is the load package's destination state (or None)."""
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The ops run inside share ledger transactions: one commits at each intent (`_begin`,
+        before its request goes out) and one when the block ends. The destination wraps each
+        dlt batch in it, so the ledger is committed before dlt commits the batch's offset: a
+        kill before that re-sends the batch, and every op of it is safe to run again (creates
+        are found in the ledger, or recovered by natural key while their intent is in flight;
+        updates, publishes and deletes are idempotent)."""
+        with self._lock, self.ledger.deferred():
+            yield
+
+    def run(self, row: dict[str, Any]) -> None:
+        """Executes one op row (its writes are committed by the end of `batch`, or of the op
+        when it runs alone)."""
         handler: Callable[[str, dict[str, Any]], None] = getattr(self, f"_op_{row['kind']}")
-        # the op's ledger writes share one commit (intents are still committed before the
-        # request goes out: `Ledger.begin`)
         with self._lock, self.ledger.deferred():
             self._phase = row.get("phase") or ""
-            self._state = state
             self._key = row["op_key"]
             try:
                 handler(row.get("collection") or "", row.get("payload") or {})
@@ -70,21 +80,18 @@ class OpContext:
                 self._flush_audit()
 
     def _begin(self, kind: str, collection: str, payload: Any) -> bool:
-        """Records the intent; returns True when an earlier attempt may have written already."""
+        """Records the intent; returns True when an earlier attempt may have written already.
+
+        The ledger's commit of the intent (which also commits the ops before it in the batch)
+        is the only durable record needed: it is synced before the request goes out, and the
+        ledger outlives the load package. (Copying it to the package's destination state too
+        cost a state-file write per create and recovered nothing the ledger did not.)"""
         earlier = self.ledger.op_status(self.site, self._key) == "in_flight"
-        if self._state is not None:
-            earlier = earlier or self._state.get(self._key) == "in_flight"
         self.ledger.begin(self.site, self._key, kind, collection, payload)
-        if self._state is not None:
-            self._state[self._key] = "in_flight"
-            _commit_state()
         return earlier
 
     def _finish(self) -> None:
         self.ledger.finish(self.site, self._key)
-        if self._state is not None:
-            # committed by dlt with the batch's offset, right after the op returns
-            self._state[self._key] = "done"
 
     def _audit(self, operation: str, status: str, **kw: Any) -> None:
         """Buffers an audit row; `run` writes the op's rows in one statement."""
@@ -254,12 +261,3 @@ def slug_taken(exc: WebflowApiError) -> bool:
 
 def md5_hex(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-def _commit_state() -> None:
-    try:
-        from dlt.common.storages.load_package import commit_load_package_state
-
-        commit_load_package_state()
-    except Exception:
-        pass

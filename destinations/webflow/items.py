@@ -25,8 +25,8 @@ steps 2-4 with their full values; unchanged ones cost nothing, so a rerun writes
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,9 +144,7 @@ def _diff(
 
 def version_json(v: ItemVersion) -> str:
     """What the ledger keeps of an applied version, so the next run can diff field by field."""
-    return json.dumps(
-        [v.field_data, v.is_draft, v.is_archived, v.live_field_data], sort_keys=True, default=str
-    )
+    return v.content_json()
 
 
 def _previous(led: dict[str, Any] | None) -> ItemVersion | None:
@@ -194,6 +192,7 @@ def _plan_collection(
     deleted: list[tuple[str, dict[str, dict[str, Any]]]],
     conflicts: set[tuple[str, str]] | None = None,
     on_delete: str = "delete",
+    memo: dict[tuple[Any, ...], Any] | None = None,
 ) -> _CollectionResult:
     primary = source.primary_tag
     tag_order = [loc.tag for loc in source.locales]
@@ -206,6 +205,18 @@ def _plan_collection(
     applied: list[tuple[str, str, str, str, bool, str]] = []
     conflicts = conflicts or set()
     skipped: list[dict[str, Any]] = []
+    # what does not depend on the collection order tried (`plan_items` tries several): diffs
+    # and file MD5s per item and locale, keyed by item id and what they were computed from
+    memo = memo if memo is not None else {}
+    file_md5 = source.file_md5_by_url
+
+    def once(key: tuple[Any, ...], compute: Callable[..., Any], *args: Any) -> Any:
+        if key not in memo:
+            memo[key] = compute(*args)
+        return memo[key]
+
+    def md5s(key: tuple[Any, ...], data: dict[str, Any]) -> dict[str, str]:
+        return once((c.id, *key, frozenset(data)), _md5s, data, ctx, source)
 
     creates: list[Item] = []
     full: dict[str, list[str]] = {}  # item id -> locales updated with full values
@@ -300,7 +311,7 @@ def _plan_collection(
                     "id": item.id,
                     "field_data": data0,
                     "defer": defer,
-                    "md5": _md5s(data0, ctx, source),
+                    "md5": md5s(("create", item.id), data0),
                 }
                 if item.id in recovering:
                     # a lost create of an earlier run may still land after our read: a slug
@@ -379,7 +390,8 @@ def _plan_collection(
                 draft, archived = (False, False) if v.is_live else (v.is_draft, v.is_archived)
                 entry.update(is_draft=draft, is_archived=archived)
             else:
-                fd = _diff(d1, st["data"], writable, types, source.file_md5_by_url)
+                key = (c.id, "created", item.id, t)
+                fd = dict(once(key, _diff, d1, st["data"], writable, types, file_md5))
                 for s in deferred.get(item.id, []):
                     if d1.get(s):
                         fd[s] = d1[s]
@@ -387,7 +399,7 @@ def _plan_collection(
                     entry.update(is_draft=v.is_draft, is_archived=v.is_archived)
             if fd:
                 entry["field_data"] = fd
-                entry["md5"] = _md5s(fd, ctx, source)
+                entry["md5"] = md5s(("link", item.id, t), fd)
             if any(s in fd for s in deferred.get(item.id, [])):
                 stats.link += 1
             if "field_data" in entry or "is_draft" in entry:
@@ -429,12 +441,11 @@ def _plan_collection(
             if not needs_publish(item, t):
                 continue
             entry = {"id": item.id, "locale": t}
-            fd = _diff(
-                v.field_data, v.live_field_data or {}, writable, types, source.file_md5_by_url
-            )
+            key = (c.id, "staged", item.id, t)
+            fd = once(key, _diff, v.field_data, v.live_field_data or {}, writable, types, file_md5)
             if fd:
                 entry["field_data"] = fd
-                entry["md5"] = _md5s(fd, ctx, source)
+                entry["md5"] = md5s(("staged", item.id, t), fd)
             if v.is_draft:
                 entry["is_draft"] = True
             if v.is_archived:
@@ -535,6 +546,7 @@ def plan_items(
         for c in chosen
     }
     memo: dict[tuple[str, frozenset[str]], _CollectionResult] = {}
+    shared: dict[tuple[Any, ...], Any] = {}  # `_plan_collection`'s order-independent parts
 
     def plan_one(c: Collection, before: frozenset[str]) -> _CollectionResult:
         """The cheapest plan of `c` when the collections `before` were created earlier (only
@@ -557,6 +569,7 @@ def plan_items(
                     deleted.get(c.id, []),
                     {(i, t) for (cc, i, t) in conflicts or set() if cc == c.id},
                     on_delete,
+                    shared,
                 )
                 for merge in (True, False)
             ]

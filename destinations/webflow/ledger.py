@@ -25,6 +25,11 @@ import duckdb
 
 from .settings import LEDGER_SUFFIX
 
+try:  # bulk rows go to DuckDB as an Arrow table: binding thousands of `?` is the slow part
+    import pyarrow as _pa
+except ImportError:  # pragma: no cover - a dependency; VALUES still work without it
+    _pa = None
+
 _DDL = """
 create table if not exists locale_map (
     target_site_id varchar, tag varchar, source_cms_locale_id varchar,
@@ -62,6 +67,15 @@ create table if not exists intents (
     target_site_id varchar, op_key varchar, kind varchar, collection varchar,
     payload json, status varchar, updated_at timestamp,
     primary key (target_site_id, op_key));
+create table if not exists conflict_watermark (
+    target_site_id varchar, source_collection_id varchar, since varchar, updated_at timestamp,
+    primary key (target_site_id, source_collection_id));
+create table if not exists target_edit (
+    target_site_id varchar, target_item_id varchar, locale varchar, last_updated varchar,
+    source_collection_id varchar, primary key (target_site_id, target_item_id, locale));
+create table if not exists target_schema (
+    target_site_id varchar, target_collection_id varchar, last_updated varchar, body json,
+    primary key (target_site_id, target_collection_id));
 create table if not exists audit (
     ts timestamp, run_id varchar, target_site_id varchar, phase varchar, operation varchar,
     collection varchar, source_id varchar, target_id varchar, locale varchar, status varchar,
@@ -103,7 +117,15 @@ def _now() -> datetime:
 
 
 _TABLES = frozenset(re.findall(r"create table if not exists (\w+)", _DDL))
+TABLES = _TABLES
+"""Every table of a ledger file (the CLI refuses a ledger file holding any other table)."""
 _WORDS = re.compile(r"\w+")
+_PLACEHOLDERS = re.compile(r"^\(\s*\?(?:\s*,\s*\?)*\s*\)$")
+_ARROW_MIN_PARAMS = 100
+"""Below this many parameters multi-row VALUES are cheaper than registering an Arrow table."""
+_MAP_TABLES = {"ids": "item_map", "assets": "asset_map", "intents": "intents"}
+"""The ledger's write-through maps (`Ledger._maps`) and the table each one mirrors."""
+_ASSET_KEYS = ("target_asset_id", "target_url", "file_name", "alt_text", "display_name")
 
 
 def _tables_in(sql: str) -> frozenset[str]:
@@ -123,6 +145,11 @@ class Ledger:
         # results of selects, by (sql, params), until a write touches one of their tables: the
         # op handlers read the same lookup maps for every op, and only this connection writes
         self._reads: dict[tuple[str, tuple[Any, ...]], tuple[frozenset[str], list]] = {}
+        # per (map, site): lookup maps the op handlers read for every op (target item ids,
+        # assets, intent status) and whose own writers keep them up to date instead of
+        # re-reading thousands of rows after each write; any other write to their table drops
+        # them, like `_reads`
+        self._maps: dict[tuple[str, str], dict[str, Any]] = {}
         self._deferring = False  # inside `deferred()`: writes share one transaction
         self._in_txn = False
         with self._lock:
@@ -135,6 +162,7 @@ class Ledger:
                 self._con.close()
                 self.closed = True
                 self._reads.clear()
+                self._maps.clear()
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
@@ -164,6 +192,7 @@ class Ledger:
             except duckdb.Error:
                 self._con.execute("rollback")
                 self._reads.clear()
+                self._maps.clear()  # they hold the writes just rolled back
                 raise
 
     def _write(self) -> None:
@@ -186,11 +215,42 @@ class Ledger:
             return list(hit[1])
 
     def _invalidate(self, sql: str) -> None:
-        """Forgets cached selects of the tables a write statement names."""
+        """Forgets cached selects (and write-through maps) of the tables a write names."""
         touched = _tables_in(sql)
         if touched and self._reads:
             for key in [k for k, (tables, _) in self._reads.items() if tables & touched]:
                 del self._reads[key]
+        if touched and self._maps:
+            for key in [k for k in self._maps if _MAP_TABLES[k[0]] in touched]:
+                del self._maps[key]
+
+    @contextlib.contextmanager
+    def _keeping(self, *keys: tuple[str, str]) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+        """For a writer that knows how its write changes these maps: they survive the write's
+        invalidation (the caller updates them in the dict yielded). When the write raises they
+        stay dropped, so the next read goes to the table."""
+        with self._lock:
+            kept = {k: self._maps[k] for k in keys if k in self._maps}
+            yield kept
+            self._maps.update(kept)
+
+    def _arrow_rows(self, names: Sequence[str], rows: list[list[Any]]) -> Any:
+        """`rows` as an Arrow table with columns `names`, or None when Arrow cannot type them
+        (e.g. mixed types in a column) or the rows are too few to be worth it."""
+        if _pa is None or len(rows) * len(names) < _ARROW_MIN_PARAMS:
+            return None
+        try:
+            return _pa.table({n: _pa.array([r[i] for r in rows]) for i, n in enumerate(names)})
+        except (_pa.ArrowInvalid, _pa.ArrowTypeError, _pa.ArrowNotImplementedError):
+            return None
+
+    def _with_rows(self, table: Any, sql: str) -> None:
+        """Runs `sql`, which reads the Arrow `table` as `_ledger_rows` (caller holds the lock)."""
+        self._con.register("_ledger_rows", table)
+        try:
+            self._con.execute(sql)
+        finally:
+            self._con.unregister("_ledger_rows")
 
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """`insert ... values (?, ...)` for many rows, as multi-row VALUES in chunks (DuckDB's
@@ -199,6 +259,14 @@ class Ledger:
         if not rows:
             return
         head, _, tuple_sql = sql.rpartition("values")
+        if _PLACEHOLDERS.match(tuple_sql.strip()):
+            table = self._arrow_rows([f"c{i}" for i in range(len(rows[0]))], rows)
+            if table is not None:
+                with self._lock:
+                    self._invalidate(head)
+                    self._write()
+                    self._with_rows(table, f"{head} select * from _ledger_rows")
+                return
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             values = ", ".join([tuple_sql.strip()] * len(chunk))
@@ -209,10 +277,22 @@ class Ledger:
                 self._con.execute(f"{head} values {values}", params)
 
     def _update_many(self, table: str, key: Sequence[str], cols: Sequence[str], rows: list) -> None:
-        """Updates `cols` of the rows matching `key` (both given per row), through a temp table."""
+        """Updates `cols` of the rows matching `key` (both given per row), from an Arrow table
+        (or through a temp table)."""
         if not rows:
             return
         names = [*cols, *key]
+        table_rows = self._arrow_rows(names, [list(r) for r in rows])
+        if table_rows is not None:
+            assign = ", ".join(f"{c} = _ledger_rows.{c}" for c in cols)
+            match = " and ".join(f"{table}.{k} = _ledger_rows.{k}" for k in key)
+            with self._lock:
+                self._invalidate(table)
+                self._write()
+                self._with_rows(
+                    table_rows, f"update {table} set {assign} from _ledger_rows where {match}"
+                )
+            return
         with self._lock:
             self._write()
             self._con.execute(
@@ -321,20 +401,33 @@ class Ledger:
         alt_text: str | None = None,
         display_name: str | None = None,
     ) -> None:
-        self._exec(
-            "insert or replace into asset_map values (?, ?, ?, ?, ?, ?, ?)",
-            (site, md5, target_id, target_url, file_name, alt_text, display_name),
-        )
+        with self._keeping(("assets", site)) as kept:
+            self._exec(
+                "insert or replace into asset_map values (?, ?, ?, ?, ?, ?, ?)",
+                (site, md5, target_id, target_url, file_name, alt_text, display_name),
+            )
+            if kept:
+                kept[("assets", site)][md5] = {
+                    "target_asset_id": target_id,
+                    "target_url": target_url,
+                    "file_name": file_name,
+                    "alt_text": alt_text,
+                    "display_name": display_name,
+                }
 
     def assets(self, site: str) -> dict[str, dict[str, Any]]:
         """MD5 -> {target_asset_id, target_url, file_name, alt_text, display_name}."""
-        rows = self._exec(
-            "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
-            "from asset_map where target_site_id = ?",
-            (site,),
-        )
-        keys = ("target_asset_id", "target_url", "file_name", "alt_text", "display_name")
-        return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
+        with self._lock:
+            found = self._maps.get(("assets", site))
+            if found is None:
+                rows = self._con.execute(
+                    "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
+                    "from asset_map where target_site_id = ?",
+                    [site],
+                ).fetchall()
+                found = {r[0]: dict(zip(_ASSET_KEYS, r[1:], strict=True)) for r in rows}
+                self._maps[("assets", site)] = found
+            return {md5: dict(a) for md5, a in found.items()}
 
     def put_asset_sources(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Rows of (source asset id or source url, md5): the lookup by source key."""
@@ -365,12 +458,16 @@ class Ledger:
         the next plan updates it again.
         """
         now = _now()
-        self._many(
-            "insert or replace into item_map (target_site_id, source_collection_id, "
-            "source_item_id, locale, target_item_id, slug, applied_hash, is_live, updated_at) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((site, *r, now) for r in rows),
-        )
+        rows = list(rows)
+        with self._keeping(("ids", site)) as kept:
+            self._many(
+                "insert or replace into item_map (target_site_id, source_collection_id, "
+                "source_item_id, locale, target_item_id, slug, applied_hash, is_live, updated_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((site, *r, now) for r in rows),
+            )
+            if kept:
+                kept[("ids", site)].update((r[1], r[3]) for r in rows)
 
     def items(self, site: str) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
         """(source coll, source item) -> locale -> {target_item_id, slug, applied_hash, is_live,
@@ -395,11 +492,17 @@ class Ledger:
 
     def target_item_ids(self, site: str) -> dict[str, str]:
         """Source item id -> target item id (ids are the same in every locale)."""
-        rows = self._exec(
-            "select distinct source_item_id, target_item_id from item_map where target_site_id = ?",
-            (site,),
-        )
-        return dict(rows)
+        with self._lock:
+            found = self._maps.get(("ids", site))
+            if found is None:
+                found = self._maps[("ids", site)] = dict(
+                    self._con.execute(
+                        "select distinct source_item_id, target_item_id from item_map "
+                        "where target_site_id = ?",
+                        [site],
+                    ).fetchall()
+                )
+            return dict(found)
 
     def mark_applied(
         self, site: str, rows: Iterable[tuple[str, str, str, str, bool, str | None]]
@@ -407,12 +510,13 @@ class Ledger:
         """Rows of (source coll, source item, locale, applied hash, live, applied version as
         JSON) after a finished run; the version lets the next run send only changed fields."""
         now = _now()
-        self._update_many(
-            "item_map",
-            ["target_site_id", "source_collection_id", "source_item_id", "locale"],
-            ["applied_hash", "is_live", "updated_at", "applied_data"],
-            [[h, live, now, data, site, c, i, loc] for c, i, loc, h, live, data in rows],
-        )
+        with self._keeping(("ids", site)):
+            self._update_many(
+                "item_map",
+                ["target_site_id", "source_collection_id", "source_item_id", "locale"],
+                ["applied_hash", "is_live", "updated_at", "applied_data"],
+                [[h, live, now, data, site, c, i, loc] for c, i, loc, h, live, data in rows],
+            )
 
     def set_target_updated(self, site: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """Rows of (target item id, target cmsLocaleId, lastUpdated) from the answers to our
@@ -421,33 +525,36 @@ class Ledger:
         if not rows:
             return
         locales = {v: k for k, v in self.locales(site).items()}
-        self._update_many(
-            "item_map",
-            ["target_site_id", "target_item_id", "locale"],
-            ["target_updated"],
-            [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows if ts],
-        )
+        with self._keeping(("ids", site)):
+            self._update_many(
+                "item_map",
+                ["target_site_id", "target_item_id", "locale"],
+                ["target_updated"],
+                [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows if ts],
+            )
 
     def set_slugs(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Rows of (source coll, source item, locale, slug) after a slug was written."""
-        self._update_many(
-            "item_map",
-            ["target_site_id", "source_collection_id", "source_item_id", "locale"],
-            ["slug"],
-            [[slug, site, c, i, loc] for c, i, loc, slug in rows],
-        )
+        with self._keeping(("ids", site)):
+            self._update_many(
+                "item_map",
+                ["target_site_id", "source_collection_id", "source_item_id", "locale"],
+                ["slug"],
+                [[slug, site, c, i, loc] for c, i, loc, slug in rows],
+            )
 
     def forget_target_updated(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Rows of (target item id, target cmsLocaleId) about to be written: until the answer
         is recorded their lastUpdated is unknown, so a lost answer (or kill -9) can never make
         our own write look like someone else's edit."""
         locales = {v: k for k, v in self.locales(site).items()}
-        self._update_many(
-            "item_map",
-            ["target_site_id", "target_item_id", "locale"],
-            ["target_updated"],
-            [[None, site, tid, locales.get(loc, loc)] for tid, loc in rows],
-        )
+        with self._keeping(("ids", site)):
+            self._update_many(
+                "item_map",
+                ["target_site_id", "target_item_id", "locale"],
+                ["target_updated"],
+                [[None, site, tid, locales.get(loc, loc)] for tid, loc in rows],
+            )
 
     def retire_items(self, site: str, collection: str, ids: Sequence[str], mark: str) -> None:
         """Marks items gone from the source that stay in the target (archived or kept)."""
@@ -460,30 +567,116 @@ class Ledger:
 
     def forget_items(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Drops (source coll, source item) mappings of items deleted in the target."""
-        for c, i in rows:
-            self._exec(
-                "delete from item_map where target_site_id = ? and source_collection_id = ? "
-                "and source_item_id = ?",
-                (site, c, i),
-            )
+        with self._keeping(("ids", site)) as kept:
+            for c, i in rows:
+                self._exec(
+                    "delete from item_map where target_site_id = ? and source_collection_id = ? "
+                    "and source_item_id = ?",
+                    (site, c, i),
+                )
+                if kept:
+                    kept[("ids", site)].pop(i, None)
+
+    # what the target was seen to hold (so an incremental run need not read it again)
+
+    def locale_rows(self, site: str) -> list[tuple[str, str, bool]]:
+        """(tag, target cmsLocaleId, is primary) of the locales mapped so far."""
+        rows = self._exec(
+            "select tag, target_cms_locale_id, is_primary from locale_map "
+            "where target_site_id = ? order by is_primary desc, tag",
+            (site,),
+        )
+        return [(t, c, bool(p)) for t, c, p in rows]
+
+    def folder_rows(self, site: str) -> list[tuple[str, str, str]]:
+        """(source folder id, target folder id, name) of the folders mapped so far."""
+        return self._exec(
+            "select source_folder_id, target_folder_id, name from folder_map "
+            "where target_site_id = ?",
+            (site,),
+        )
+
+    def target_asset_count(self, site: str) -> int:
+        """Distinct target assets the ledger knows (compared with the target's asset total)."""
+        rows = self._exec(
+            "select count(distinct target_asset_id) from asset_map where target_site_id = ?",
+            (site,),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def target_schema(self, site: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Target collection id -> (its lastUpdated, its collection-details answer) as last read:
+        still valid while list-collections shows the same lastUpdated."""
+        rows = self._exec(
+            "select target_collection_id, last_updated, body from target_schema "
+            "where target_site_id = ?",
+            (site,),
+        )
+        return {tid: (updated, json.loads(body)) for tid, updated, body in rows}
+
+    def put_target_schema(self, site: str, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Rows of (target collection id, lastUpdated, collection-details answer)."""
+        self._many(
+            "insert or replace into target_schema values (?, ?, ?, ?)",
+            ((site, tid, updated, json.dumps(body)) for tid, updated, body in rows),
+        )
+
+    # conflict check: per collection, the target's changes before `since` have been looked at
+
+    def conflict_watermarks(self, site: str) -> dict[str, str]:
+        """Source collection id -> lastUpdated from which the target's changes are unseen."""
+        rows = self._exec(
+            "select source_collection_id, since from conflict_watermark where target_site_id = ?",
+            (site,),
+        )
+        return dict(rows)
+
+    def put_conflict_watermarks(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Rows of (source collection id, since)."""
+        now = _now()
+        self._many(
+            "insert or replace into conflict_watermark values (?, ?, ?, ?)",
+            ((site, c, since, now) for c, since in rows),
+        )
+
+    def target_edits(self, site: str) -> dict[tuple[str, str], str]:
+        """(target item id, locale tag) -> the latest lastUpdated seen in the target that was
+        not one of our writes (an edit made there; a conflict while it is later than ours)."""
+        rows = self._exec(
+            "select target_item_id, locale, last_updated from target_edit where target_site_id = ?",
+            (site,),
+        )
+        return {(tid, loc): ts for tid, loc, ts in rows}
+
+    def put_target_edits(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Rows of (target item id, locale tag, lastUpdated seen, source collection id)."""
+        self._many(
+            "insert or replace into target_edit values (?, ?, ?, ?, ?)",
+            ((site, tid, loc, ts, c) for tid, loc, ts, c in rows),
+        )
 
     # intents: a write about to be sent, so a lost response can be recovered by natural key
 
     def begin(self, site: str, op_key: str, kind: str, collection: str, payload: Any) -> None:
         """Records an intent, durably (commits what `deferred()` held back too)."""
-        with self._lock:
+        with self._keeping(("intents", site)) as kept:
             self._exec(
                 "insert or replace into intents values (?, ?, ?, ?, ?, 'in_flight', ?)",
                 (site, op_key, kind, collection, json.dumps(payload), _now()),
             )
             self.commit()
+            if kept:
+                kept[("intents", site)][op_key] = "in_flight"
 
     def finish(self, site: str, op_key: str) -> None:
-        self._exec(
-            "update intents set status = 'done', updated_at = ? "
-            "where target_site_id = ? and op_key = ?",
-            (_now(), site, op_key),
-        )
+        with self._keeping(("intents", site)) as kept:
+            self._exec(
+                "update intents set status = 'done', updated_at = ? "
+                "where target_site_id = ? and op_key = ?",
+                (_now(), site, op_key),
+            )
+            if kept:
+                kept[("intents", site)][op_key] = "done"
 
     def in_flight(self, site: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Writes that were sent but whose answer was never recorded."""
@@ -501,10 +694,17 @@ class Ledger:
         ]
 
     def op_status(self, site: str, op_key: str) -> str | None:
-        rows = self._exec(
-            "select status from intents where target_site_id = ? and op_key = ?", (site, op_key)
-        )
-        return rows[0][0] if rows else None
+        """`in_flight`, `done` or None (never begun); from a map of the site's intents read
+        once, since every op asks and `begin`/`finish` keep it current."""
+        with self._lock:
+            found = self._maps.get(("intents", site))
+            if found is None:
+                found = self._maps[("intents", site)] = dict(
+                    self._con.execute(
+                        "select op_key, status from intents where target_site_id = ?", [site]
+                    ).fetchall()
+                )
+            return found.get(op_key)
 
     # audit
 

@@ -28,7 +28,10 @@ from .ledger import close_ledger, default_ledger_path, open_ledger
 from .plan import Plan, plan_from_staging
 from .settings import PHASES, PIPELINE_NAME
 
-MAX_PHASE_ATTEMPTS = 3
+MAX_PHASE_ATTEMPTS = 5
+"""Loads of one phase while a transient failure leaves its package pending. A POST answered 500
+is not retried by the client (it may have been applied); the op's next attempt recovers what it
+wrote by slug or MD5, so attempts are cheap and a few 500s in a row must not end the run."""
 
 
 @dataclass

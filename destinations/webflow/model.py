@@ -79,17 +79,24 @@ class ItemVersion:
     is_archived: bool
     live_field_data: dict[str, Any] | None = None
     _hash: str | None = field(default=None, repr=False, compare=False)
+    _json: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_live(self) -> bool:
         return self.live_field_data is not None
 
+    def content_json(self) -> str:
+        """Everything the target must mirror, as canonical JSON (computed once: the planner
+        asks for it once per collection order it tries)."""
+        if self._json is None:
+            payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
+            self._json = json.dumps(payload, sort_keys=True, default=str)
+        return self._json
+
     def content_hash(self) -> str:
         """Changes whenever anything the target must mirror changes (computed once)."""
         if self._hash is None:
-            payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
-            digest = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode())
-            self._hash = digest.hexdigest()
+            self._hash = hashlib.sha1(self.content_json().encode()).hexdigest()
         return self._hash
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 
@@ -27,18 +28,19 @@ class Op:
     """S3-style file uploads (not API requests, not rate limited)."""
     count: int = 0
     """Objects the op writes (items, entries, fields, files)."""
-    key: str = field(default="")
 
-    def __post_init__(self) -> None:
-        if not self.key:
-            digest = hashlib.sha1(
-                json.dumps(
-                    [self.phase, self.kind, self.collection, self.payload],
-                    sort_keys=True,
-                    default=str,
-                ).encode()
-            ).hexdigest()
-            self.key = f"{self.phase}:{self.kind}:{digest[:20]}"
+    @cached_property
+    def key(self) -> str:
+        """Names the op by its content (computed when first asked: the planner builds and
+        discards the ops of every collection order it tries)."""
+        digest = hashlib.sha1(
+            json.dumps(
+                [self.phase, self.kind, self.collection, self.payload],
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()
+        return f"{self.phase}:{self.kind}:{digest[:20]}"
 
     def row(self, seq: int) -> dict[str, Any]:
         """The row the destination receives (payload in one json column: DLT_NOTES trap 6)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ from sources.webflow.client import WebflowApiError, WebflowClient
 
 from .assets import AssetPlan, plan_assets
 from .items import ItemStats, changed_locales, plan_items
-from .ledger import close_ledger, default_ledger_path, open_ledger
+from .ledger import Ledger, close_ledger, default_ledger_path, open_ledger
 from .model import SourceSite, TargetSite
 from .ops import Op
 from .schema import SchemaPlan, plan_schema
 from .settings import PHASES
 from .staging import load_source
-from .target import read_assets, read_items_by_slug, read_target
+from .target import count_assets, read_assets, read_items_by_slug, read_target
 
 # op kind -> Webflow operationIds it sends (in order); upload_asset's patch only when needed
 OPERATIONS: dict[str, tuple[str, ...]] = {
@@ -38,7 +38,10 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "publish_items": ("publish-item",),
     "unpublish_items": ("delete-items-live",),
     "delete_items": ("delete-items",),
+    "cache_schema": ("collection-details",),
 }
+READ_KINDS: frozenset[str] = frozenset({"cache_schema"})
+"""Ops that only read (after the writes they follow), not counted as writes."""
 
 
 @dataclass
@@ -71,7 +74,7 @@ class Plan:
 
     @property
     def write_requests(self) -> int:
-        return sum(op.requests for op in self.ops)
+        return sum(op.requests for op in self.ops if op.kind not in READ_KINDS)
 
     @property
     def uploads(self) -> int:
@@ -79,8 +82,8 @@ class Plan:
 
     @property
     def requests(self) -> int:
-        """Every API request of a run: planning reads plus writes."""
-        return self.read_requests + self.write_requests
+        """Every API request of a run: planning reads, writes and the reads that follow them."""
+        return self.read_requests + sum(op.requests for op in self.ops)
 
     def by_phase(self) -> dict[str, list[Op]]:
         out: dict[str, list[Op]] = {p: [] for p in PHASES}
@@ -92,6 +95,8 @@ class Plan:
         """Planned write requests per Webflow operationId."""
         out: Counter[str] = Counter()
         for op in self.ops:
+            if op.kind in READ_KINDS:
+                continue
             names = OPERATIONS.get(op.kind, ())
             for n in range(op.requests):
                 out[names[min(n, len(names) - 1)]] += 1
@@ -209,7 +214,7 @@ def build_plan(
 
     ledger_assets = ledger.assets(site)
     unmapped = {a.md5 for a in source.assets if a.md5} - set(ledger_assets)
-    if unmapped:
+    if unmapped and _unknown_assets(client, site, ledger.target_asset_count(site)):
         target.assets = read_assets(client, site)
     assets = plan_assets(
         source,
@@ -243,7 +248,9 @@ def build_plan(
     conflicts = (
         set()
         if overwrite_target_edits
-        else find_conflicts(client, source, ledger_items, schema.mapped, target, collections)
+        else find_conflicts(
+            client, source, ledger_items, schema.mapped, target, ledger, collections
+        )
     )
     items = plan_items(
         source,
@@ -290,6 +297,17 @@ def build_plan(
     )
 
 
+def _unknown_assets(client: WebflowClient, site: str, known: int) -> bool:
+    """Whether the target may hold assets the ledger does not know (which a new file could be
+    adopted from, by MD5). Why a count and not a scan: when the ledger knows assets, one
+    limit=1 request whose `pagination.total` equals the ledger's count shows there is nothing
+    to adopt; a full list-assets scan is read only when the counts differ (an upload whose
+    answer was lost, files added by hand) or the ledger knows none (a first migration)."""
+    if not known:
+        return True
+    return count_assets(client, site) != known
+
+
 def _instant(value: Any) -> datetime | None:
     if not value:
         return None
@@ -299,55 +317,131 @@ def _instant(value: Any) -> datetime | None:
         return None
 
 
+def _iso(when: datetime) -> str:
+    """`2026-01-02T03:04:05.678Z` (the API's date-time form, milliseconds, UTC)."""
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+CLOCK_MARGIN = timedelta(seconds=2)
+"""Taken off server times used as watermarks: `Date` has whole seconds, and the API's clocks
+may differ a little. Entries seen twice because of it are harmless (compared with the ledger)."""
+
+
 def find_conflicts(
     client: WebflowClient,
     source: SourceSite,
     ledger_items: dict[tuple[str, str], dict[str, dict[str, Any]]],
     mapped: dict[str, str],
     target: TargetSite,
+    ledger: Ledger,
     collections: list[str] | None = None,
 ) -> set[tuple[str, str, str]]:
     """(source coll, source item, locale) whose target copy changed since our last write.
 
-    Why this shape: the target is read only for collections with updates planned, and only
-    the items changed since the oldest of our writes to the items to update
-    (`lastUpdated[gte]`), so an incremental run does not re-read the whole target.
+    Why this shape: an incremental run should read about one page per collection with updates
+    planned, not the items we wrote last time. Per collection the ledger keeps a watermark
+    (`conflict_watermarks`: target changes before it were looked at) and the target edits seen
+    so far (`target_edits`). A collection with updates planned is listed from its watermark,
+    newest first (`lastUpdated[gte]`, `sortBy=lastUpdated desc`, every locale at once); an
+    entry whose lastUpdated is later than the one our own write answered (`target_updated`) is
+    an edit, remembered whether or not that item is updated now. Listing stops as soon as
+    `pagination.total` shows that every entry not listed yet is one we wrote since the watermark
+    (their number equals ours not listed), so the items of a bulk migration cost no pages. Then
+    the watermark moves to the server time of the listing. Collections without updates are not
+    read: their watermark stays, so an edit made meanwhile is found whenever they are.
+    Guaranteed: every edit made after our last write to an item locale is found, except one
+    made during one of our runs to an entry that run wrote (after our write) when more than a
+    page of newer changes hides it (the count cannot tell it from ours). Entries whose write
+    answer was lost have no `target_updated`: never conflicts (a rerun after a crash), and they
+    make the count unprovable, so listing goes on.
     """
+    site = target.site_id
     tags = [loc.tag for loc in source.locales]
     cms_ids = {loc.cms_locale_id: loc.tag for loc in target.locales}
+    primary = next((loc.tag for loc in target.locales if loc.is_primary), tags[0] if tags else "")
+    watermarks = ledger.conflict_watermarks(site)
+    edits = {k: _instant(v) for k, v in ledger.target_edits(site).items()}
+    now = client.last_server_time()  # a lower bound of the server's clock before any write
+    by_collection: dict[str, dict[tuple[str, str], datetime]] = {}
+    for (cid, _item), locs in ledger_items.items():
+        for tag, led in locs.items():
+            when = _instant(led.get("target_updated"))
+            if when is not None and led.get("target_item_id"):
+                by_collection.setdefault(cid, {})[(led["target_item_id"], tag)] = when
     found: set[tuple[str, str, str]] = set()
+    new_edits: list[tuple[str, str, str, str]] = []
+    new_marks: list[tuple[str, str]] = []
     for c in source.collections:
-        tcid = mapped.get(c.id)
-        if tcid is None or (collections is not None and c.slug not in collections):
+        if collections is not None and c.slug not in collections:
             continue
-        ours: dict[tuple[str, str], tuple[str, datetime]] = {}  # (target id, tag) -> ...
+        written = by_collection.get(c.id, {})
+        tcid = mapped.get(c.id)
+        if c.id not in watermarks and not written and now is not None:
+            new_marks.append((c.id, _iso(now - CLOCK_MARGIN)))  # nothing of ours before now
+        check: dict[tuple[str, str], str] = {}  # (target id, tag) -> source item id
         for item in source.items.get(c.id, []):
             led = ledger_items.get((c.id, item.id))
             if not led:
                 continue
             for t in changed_locales(item, led, tags):
-                when = _instant(led[t].get("target_updated"))
-                if when is not None and led[t].get("target_item_id"):
-                    ours[(led[t]["target_item_id"], t)] = (item.id, when)
-        if not ours:
+                key = (led[t].get("target_item_id") or "", t)
+                if key in written:
+                    check[key] = item.id
+        if tcid is None or not check:
             continue
-        since = min(when for _i, when in ours.values())
-        params = {
-            "lastUpdated[gte]": since.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{since.microsecond // 1000:03d}Z"
-        }
-        if len(cms_ids) > 1:
-            params["cmsLocaleId"] = ",".join(cms_ids)
-        for page in client.paginate(
-            f"/collections/{tcid}/items", params, "items", operation="list-collection-items"
-        ):
-            for it in page.items:
-                tag = cms_ids.get(it.get("cmsLocaleId") or "", tags[0] if tags else "")
-                mine = ours.get((it.get("id"), tag))
-                edited = _instant(it.get("lastUpdated"))
-                if mine and edited is not None and edited > mine[1]:
-                    found.add((c.id, mine[0], tag))
+        since = _instant(watermarks.get(c.id)) or min(written.values()) - CLOCK_MARGIN
+        listed, started = _list_changes(client, tcid, since, written, cms_ids, primary)
+        for key, seen in listed.items():
+            ours, before = written.get(key), edits.get(key)
+            if seen and ours and seen > ours and (before is None or seen > before):
+                edits[key] = seen
+                new_edits.append((key[0], key[1], _iso(seen), c.id))
+        for key, item_id in check.items():
+            seen = edits.get(key)
+            if seen is not None and seen > written[key]:
+                found.add((c.id, item_id, key[1]))
+        if started is not None:
+            new_marks.append((c.id, _iso(started - CLOCK_MARGIN)))
+    with ledger.deferred():  # edits seen and the watermarks moved past them: together
+        ledger.put_target_edits(site, new_edits)
+        ledger.put_conflict_watermarks(site, new_marks)
     return found
+
+
+def _list_changes(
+    client: WebflowClient,
+    tcid: str,
+    since: datetime,
+    written: dict[tuple[str, str], datetime],
+    cms_ids: dict[str, str],
+    primary: str,
+) -> tuple[dict[tuple[str, str], datetime | None], datetime | None]:
+    """Target entries changed since `since`, newest first, until the rest are provably ours
+    (see `find_conflicts`): ((item id, tag) -> lastUpdated, server time of the first page)."""
+    ours = {k for k, when in written.items() if when >= since}
+    params = {
+        "lastUpdated[gte]": _iso(since),
+        "sortBy": "lastUpdated",
+        "sortOrder": "desc",
+    }
+    if len(cms_ids) > 1:
+        params["cmsLocaleId"] = ",".join(cms_ids)
+    listed: dict[tuple[str, str], datetime | None] = {}
+    started: datetime | None = None
+    for page in client.paginate(
+        f"/collections/{tcid}/items", params, "items", operation="list-collection-items"
+    ):
+        if started is None:
+            started = client.last_server_time()
+        for it in page.items:
+            tag = cms_ids.get(it.get("cmsLocaleId") or "", primary)
+            listed[(it.get("id") or "", tag)] = _instant(it.get("lastUpdated"))
+        if page.total is not None:
+            rest = page.total - len(listed)
+            if rest <= 0 or rest == len(ours - listed.keys()):
+                break
+    return listed, started
 
 
 def plan_migration(
@@ -427,7 +521,7 @@ def plan_from_staging(
         asset_store_path=asset_store_path,
     )
     reads_before = client.stats.snapshot()["by_method"].get("GET", 0)
-    target = read_target(client, target_site_id)
+    target = read_target(client, target_site_id, open_ledger(ledger_file), source)
     plan = build_plan(
         source,
         target,

@@ -268,6 +268,10 @@ def plan_schema(
         plan.new_fields[cid] = len(at_creation)
         done.add(cid)
     plan.ops = ops + static_new + ref_new
+    # read back what this run's schema writes changed (their lastUpdated moved), so that the
+    # next run finds them in the ledger's schema cache instead of reading their details again
+    changed = dict.fromkeys([*plan.created, *(op.collection for op in static_new + ref_new)])
+    plan.ops += [Op(PHASE_REFERENCE_FIELDS, "cache_schema", cid, {}) for cid in changed if cid]
     for op in ref_new:
         if op.collection in creating:
             plan.new_fields[op.collection] = plan.new_fields.get(op.collection, 0) + 1
@@ -312,6 +316,15 @@ class SchemaOps(OpContext):
             )
         self.ledger.put_fields(self.site, rows)
         self.ledger.put_options(self.site, options)
+
+    def _op_cache_schema(self, cid: str, _p: dict[str, Any]) -> None:
+        """Caches the details of a collection this run created or added fields to."""
+        tcid = self.ledger.collections(self.site).get(cid)
+        if tcid is None:
+            return
+        details = self.client.get(f"/collections/{tcid}", operation="collection-details")
+        if isinstance(details, dict) and details.get("lastUpdated"):
+            self.ledger.put_target_schema(self.site, [(tcid, details["lastUpdated"], details)])
 
     def _op_create_collection(self, cid: str, p: dict[str, Any]) -> None:
         if cid in self.ledger.collections(self.site):
