@@ -6,6 +6,7 @@ No dlt resources here (they are in `__init__.py`); the classes and functions bel
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -63,6 +64,7 @@ def items_table_name(collection_slug: str) -> str:
     return f"{name}_items" if name in RESERVED_TABLES or name.startswith("_dlt") else name
 
 
+@functools.lru_cache(maxsize=4096)
 def field_column_name(field_slug: str) -> str:
     """Column of a field: its slug, snake-cased; `field_` prepended if it hits a metadata column."""
     name = normalize(field_slug)
@@ -488,6 +490,8 @@ class Context:
     overlap_seconds: float
     download_files: bool
     locales: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # store paths seen in the store during this run: a 10k-item extract asked ~90,000 times
+    present: set[str] = dataclasses.field(default_factory=set)
 
 
 def choose_collections(
@@ -628,6 +632,9 @@ class ItemStream:
         self._read_any = False
         self._started: datetime | None = None  # server time of this run's first request
         self._loaded: dict[str, str] = {}  # short hash -> cursor value, of rows known loaded
+        # download threads kept for the whole collection (set by `sync_collection`): threads made
+        # per page started ~2,000 threads and as many HTTP connections in a 10k-item extract
+        self.downloads: ThreadPoolExecutor | None = None
 
     # reads
 
@@ -839,11 +846,12 @@ class ItemStream:
             for item in items
             for ref in file_refs(item.get("fieldData") or {}, self.fields)
         ]
-        fetched = prefetch_files(self.ctx, [ref.url for _, ref in refs])
+        fetched = prefetch_files(self.ctx, [ref.url for _, ref in refs], self.downloads)
+        index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
         rows = []
         for item, ref in refs:
             locale_id = self._key(item)[1]
-            row = fetch_file(self.ctx, ref, self.collection["id"], item, locale_id, fetched)
+            row = fetch_file(self.ctx, ref, self.collection["id"], item, locale_id, fetched, index)
             if row is not None:
                 rows.append(row)
         if rows:
@@ -887,6 +895,13 @@ def sync_collection(
     staged = ItemStream(ctx, collection, fields, table_name, STAGED, resource_state)
     if not live.locale_ids:
         return
+    with ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="webflow-download") as pool:
+        live.downloads = staged.downloads = pool
+        yield from _sync_streams(live, staged)
+
+
+def _sync_streams(live: ItemStream, staged: ItemStream) -> Iterator[TDataItems]:
+    """The body of `sync_collection` (see there)."""
     yield from live.read_changed()
     yield from staged.read_changed()
     if live.since is not None:
@@ -964,7 +979,9 @@ def last_known_rows(
 # files
 
 
-def prefetch_files(ctx: Context, urls: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+def prefetch_files(
+    ctx: Context, urls: Sequence[str], pool: ThreadPoolExecutor | None = None
+) -> dict[str, dict[str, Any] | None]:
     """Downloads, a few at a time, the files of `urls` that `fetch_file` would download (not
     in the index yet, or missing from the store); url -> what `download` returned.
 
@@ -982,8 +999,10 @@ def prefetch_files(ctx: Context, urls: Sequence[str]) -> dict[str, dict[str, Any
             wanted.append(url)
     if len(wanted) < 2:
         return {}
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as pool:
+    if pool is not None:
         return dict(zip(wanted, pool.map(lambda u: download(ctx, u), wanted), strict=True))
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as own:
+        return dict(zip(wanted, own.map(lambda u: download(ctx, u), wanted), strict=True))
 
 
 def fetch_file(
@@ -993,13 +1012,16 @@ def fetch_file(
     item: Mapping[str, Any],
     locale_id: str,
     fetched: Mapping[str, dict[str, Any] | None] | None = None,
+    index: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Downloads a referenced file once; returns its `cms_files` row the first time it is seen.
 
     `fetched`: downloads already made for this url (`prefetch_files`), used instead of a new one.
+    `index`: the file index (source state `files`), when the caller has it at hand.
     """
     url = ctx.client.absolute_url(ref.url)
-    index: dict[str, Any] = dlt.current.source_state().setdefault("files", {})
+    if index is None:
+        index = dlt.current.source_state().setdefault("files", {})
     entry = index.get(url)
 
     def get(url: str) -> dict[str, Any] | None:
@@ -1047,18 +1069,27 @@ def download(ctx: Context, url: str) -> dict[str, Any] | None:
     except WebflowApiError as exc:
         logger.warning(f"webflow: download failed: {exc}")
         return {"error": f"HTTP {exc.status}"}
+    local_path = got.path.relative_to(ctx.asset_store).as_posix()
+    ctx.present.add(local_path)
     return {
         "md5": got.md5,
         "size": got.size,
         "content_type": got.content_type,
-        "local_path": got.path.relative_to(ctx.asset_store).as_posix(),
+        "local_path": local_path,
     }
 
 
 def stored(ctx: Context, entry: Mapping[str, Any]) -> bool:
     """True when an index entry's file is still in the store."""
     path = entry.get("local_path")
-    return bool(path) and (ctx.asset_store / str(path)).is_file()
+    if not path:
+        return False
+    if path in ctx.present:
+        return True
+    if (ctx.asset_store / str(path)).is_file():
+        ctx.present.add(str(path))
+        return True
+    return False
 
 
 def repair_store(ctx: Context) -> int:
