@@ -15,7 +15,6 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import pytest
 
 from sources.webflow.client import DownloadRefusedError, WebflowClient
 from tests.destination.conftest import build_small
+from tests.local_http import serve
 
 from .conftest import poke_item
 
@@ -162,14 +162,8 @@ class _Files(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def file_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Files) as url:
+        yield url
 
 
 def test_download_redirect_to_another_host_is_refused(file_server: str, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from sources.webflow.client import _IN_MEMORY_BYTES, WebflowClient
+from tests.local_http import serve
 
 SMALL = b"small file " * 100
 LARGE = bytes(range(256)) * ((_IN_MEMORY_BYTES * 3 // 2) // 256)  # over the in-memory limit
@@ -35,14 +35,8 @@ class _Files(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def file_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Files) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("name", "body"), [("small", SMALL), ("large", LARGE)])
