@@ -877,6 +877,10 @@ class ItemOps(OpContext):
         self.ledger.forget_target_updated(
             self.site, [(b["id"], b["cmsLocaleId"]) for _e, b in prepared]
         )
+        # durable before the request (the batch's other writes wait for its end): if the answer
+        # is lost with the process, no stale lastUpdated of ours is left to look like a target
+        # edit to the next conflict check (a dry run's included, which loads no pending package)
+        self.ledger.commit()
 
         def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
             return self.client.patch(
