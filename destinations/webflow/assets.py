@@ -139,10 +139,7 @@ def plan_assets(
         )
         plan.uploads += 1
         plan.ops.append(
-            Op(
-                PHASE_ASSETS,
-                "upload_asset",
-                None,
+            _upload_op(
                 {
                     "md5": md5,
                     "asset_id": first.id,
@@ -155,9 +152,7 @@ def plan_assets(
                     "size": first.size,
                     "keys": keys,
                 },
-                requests=2 if patch else 1,
-                uploads=1,
-                count=1,
+                patch,
             )
         )
     for md5, url in _inline_files(source, set(by_md5)).items():
@@ -166,10 +161,7 @@ def plan_assets(
         plan.uploads += 1
         name = _file_name(url)
         plan.ops.append(
-            Op(
-                PHASE_ASSETS,
-                "upload_asset",
-                None,
+            _upload_op(
                 {
                     "md5": md5,
                     "file_name": name,
@@ -181,9 +173,7 @@ def plan_assets(
                     "size": None,
                     "keys": [url],
                 },
-                requests=1,
-                uploads=1,
-                count=1,
+                patch=False,
             )
         )
     if source_rows:
@@ -191,6 +181,14 @@ def plan_assets(
             Op(PHASE_ASSETS, "map_asset_sources", None, {"rows": source_rows}, requests=0)
         )
     return plan
+
+
+def _upload_op(payload: dict[str, Any], patch: bool) -> Op:
+    """One file to upload: create-asset and its S3 upload, plus a patch-asset when alt text or
+    a display name must be set."""
+    return Op(
+        PHASE_ASSETS, "upload_asset", None, payload, requests=2 if patch else 1, uploads=1, count=1
+    )
 
 
 def _inline_files(source: SourceSite, panel: set[str]) -> dict[str, str]:

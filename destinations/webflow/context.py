@@ -120,20 +120,30 @@ class OpContext:
             file_allowed=self.client.is_download_allowed,
         )
 
+    def _target_id(
+        self, mapped: dict[str, str], cid: str, e: dict[str, Any], operation: str
+    ) -> str | None:
+        """The target id of entry `e`'s item; None (audited as skipped) when it was never
+        created in the target (rejected, or failed earlier in the run)."""
+        tid = mapped.get(e["id"])
+        if tid is None:
+            self._audit(
+                operation,
+                "skipped",
+                collection=cid,
+                source_id=e["id"],
+                locale=e.get("locale"),
+                error="item was not created in the target",
+            )
+        return tid
+
     def _targets(self, cid: str, p: dict[str, Any], operation: str) -> list[tuple[dict, dict]]:
         mapped = self.ledger.target_item_ids(self.site)
         locales = self.ledger.locales(self.site)
         out = []
         for e in p["items"]:
-            tid = mapped.get(e["id"])
+            tid = self._target_id(mapped, cid, e, operation)
             if tid is None:
-                self._audit(
-                    operation,
-                    "skipped",
-                    collection=cid,
-                    source_id=e["id"],
-                    error="item was not created in the target",
-                )
                 continue
             body: dict[str, Any] = {"id": tid}
             if e.get("locales"):

@@ -28,6 +28,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sources.webflow.client import WebflowApiError
@@ -645,6 +646,14 @@ class ItemOps(OpContext):
         for i in p["ids"]:
             self._audit(f"{p['how']}-deleted", "ok", collection=cid, source_id=i)
 
+    def _send_updates(self, tcid: str, batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
+        """One update-items request with the bodies of `batch` ((entry, body) pairs)."""
+        return self.client.patch(
+            f"/collections/{tcid}/items",
+            {"items": [b for _e, b in batch]},
+            operation="update-items",
+        )
+
     def _record_updated(self, answer: Any) -> None:
         items = (answer or {}).get("items") or [] if isinstance(answer, dict) else []
         self.ledger.set_target_updated(
@@ -775,14 +784,7 @@ class ItemOps(OpContext):
                 if rest:
                     body["fieldData"] = rest
                 bodies.append(({**e, "locale": t}, body))
-
-        def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
-            return self.client.patch(
-                f"/collections/{tcid}/items",
-                {"items": [b for _e, b in batch]},
-                operation="update-items",
-            )
-
+        send = partial(self._send_updates, tcid)
         for chunk in chunks(bodies, BULK_LIMIT):
             for _batch, answer in self._isolate(chunk, send, cid, "update-items"):
                 self._record_updated(answer)
@@ -832,16 +834,8 @@ class ItemOps(OpContext):
         lookups = self.lookups()
         out = []
         for e in p["entries"]:
-            tid = mapped.get(e["id"])
+            tid = self._target_id(mapped, cid, e, operation)
             if tid is None:
-                self._audit(
-                    operation,
-                    "skipped",
-                    collection=cid,
-                    source_id=e["id"],
-                    locale=e["locale"],
-                    error="item was not created in the target",
-                )
                 continue
             body: dict[str, Any] = {"id": tid, "cmsLocaleId": locales[e["locale"]]}
             if "field_data" in e:
@@ -881,14 +875,7 @@ class ItemOps(OpContext):
         # is lost with the process, no stale lastUpdated of ours is left to look like a target
         # edit to the next conflict check (a dry run's included, which loads no pending package)
         self.ledger.commit()
-
-        def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
-            return self.client.patch(
-                f"/collections/{tcid}/items",
-                {"items": [b for _e, b in batch]},
-                operation="update-items",
-            )
-
+        send = partial(self._send_updates, tcid)
         slugs = []
         for batch, answer in self._isolate(prepared, send, cid, "update-items"):
             self._record_updated(answer)

@@ -521,17 +521,7 @@ class Ledger:
     def set_target_updated(self, site: str, rows: Iterable[tuple[str, str, str]]) -> None:
         """Rows of (target item id, target cmsLocaleId, lastUpdated) from the answers to our
         writes: a later lastUpdated in the target means someone else edited it (a conflict)."""
-        rows = list(rows)
-        if not rows:
-            return
-        locales = {v: k for k, v in self.locales(site).items()}
-        with self._keeping(("ids", site)):
-            self._update_many(
-                "item_map",
-                ["target_site_id", "target_item_id", "locale"],
-                ["target_updated"],
-                [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows if ts],
-            )
+        self._put_target_updated(site, [(tid, loc, ts) for tid, loc, ts in rows if ts])
 
     def set_slugs(self, site: str, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Rows of (source coll, source item, locale, slug) after a slug was written."""
@@ -547,13 +537,19 @@ class Ledger:
         """Rows of (target item id, target cmsLocaleId) about to be written: until the answer
         is recorded their lastUpdated is unknown, so a lost answer (or kill -9) can never make
         our own write look like someone else's edit."""
+        self._put_target_updated(site, [(tid, loc, None) for tid, loc in rows])
+
+    def _put_target_updated(self, site: str, rows: list[tuple[str, str, str | None]]) -> None:
+        """Sets `target_updated` of (target item id, target cmsLocaleId) rows."""
+        if not rows:
+            return
         locales = {v: k for k, v in self.locales(site).items()}
         with self._keeping(("ids", site)):
             self._update_many(
                 "item_map",
                 ["target_site_id", "target_item_id", "locale"],
                 ["target_updated"],
-                [[None, site, tid, locales.get(loc, loc)] for tid, loc in rows],
+                [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows],
             )
 
     def retire_items(self, site: str, collection: str, ids: Sequence[str], mark: str) -> None:

@@ -3,6 +3,9 @@ tmp_path, and a runner of real migrations (dlt pipelines with pipelines_dir in t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,15 @@ class Sites:
     source_token: str
     target_id: str
     target_token: str
+
+
+_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from destinations.webflow import migrate
+migrate({staging!r}, {src!r}, {tgt!r}, {token!r}, {base!r}, pipelines_dir={pipelines!r},
+        asset_store_path={assets!r}, requests_per_minute=None)
+"""
 
 
 @dataclass
@@ -89,6 +101,33 @@ class Migrator:
             requests_per_minute=None,
             **kw,
         )
+
+    def kill_while_held(self, operation: str, nth: int) -> None:
+        """Migrates in a child process until the emulator holds its `nth` `operation` request,
+        then SIGKILLs it. The request stays held: the test releases it (applied or not)."""
+        root = Path(__file__).resolve().parents[2]
+        code = _CHILD.format(
+            root=str(root),
+            staging=str(self.staging),
+            src=self.sites.source_id,
+            tgt=self.sites.target_id,
+            token=self.sites.target_token,
+            base=self.sites.base_url,
+            pipelines=str(self.tmp_path / "pipelines"),
+            assets=str(self.tmp_path / "assets"),
+        )
+        admin = self.emulator.admin
+        admin.configure(pauseAfterRequests=nth, pauseOperation=operation)
+        child = subprocess.Popen([sys.executable, "-c", code])
+        try:
+            for _ in range(6000):
+                if admin.pause_state()["paused"] or child.poll() is not None:
+                    break
+                time.sleep(0.01)
+            assert admin.pause_state()["paused"], f"the child never sent {operation} #{nth}"
+        finally:
+            child.kill()
+            child.wait()
 
     def target_stats(self) -> dict[str, Any]:
         """The emulator's counts for the target site: byMethod / byOperation."""

@@ -4,6 +4,7 @@ the asset count before a list-assets scan, and no get-site / list-asset-folders.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from destinations.webflow.ledger import close_ledger, default_ledger_path, open_ledger
@@ -164,42 +165,13 @@ def test_our_update_whose_answer_died_with_the_process_is_no_conflict(small: Mig
     """SIGKILL while our update-items is held by the emulator, then the write lands (its answer
     lost with the process). Neither a dry run (which loads no pending package) nor the next run
     may take our own write for a target edit."""
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import destinations
-
-    from .test_dry_run_and_resilience import _CHILD
-
     small.migrate()
     src = _source_builder(small)
     scid, s = _ids(small, small.sites.source_id, "tags")
     src.update_items(scid, [{"id": s["tag-1"], "fieldData": {"description": "S1"}}])
     small.extract()
-    sites, admin = small.sites, small.emulator.admin
-    code = _CHILD.format(
-        root=str(Path(destinations.__file__).resolve().parent.parent),
-        staging=str(small.staging),
-        src=sites.source_id,
-        tgt=sites.target_id,
-        token=sites.target_token,
-        base=sites.base_url,
-        pipelines=str(small.tmp_path / "pipelines"),
-        assets=str(small.tmp_path / "assets"),
-    )
-    admin.configure(pauseAfterRequests=1, pauseOperation="update-items")
-    child = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        for _ in range(6000):
-            if admin.pause_state()["paused"] or child.poll() is not None:
-                break
-            time.sleep(0.01)
-        assert admin.pause_state()["paused"], "the child never sent its update"
-    finally:
-        child.kill()
-        child.wait()
+    small.kill_while_held("update-items", 1)
+    admin = small.emulator.admin
     assert admin.release(apply=True)
     for _ in range(500):  # the held write is applied before anything else is asked
         if not admin.pause_state()["paused"] and _description(small, "tag-1") == "S1":

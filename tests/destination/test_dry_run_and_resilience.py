@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import pytest
 
 from sources.webflow.client import WebflowClient
@@ -113,58 +114,18 @@ def test_paced_under_the_rate_limit_without_429(demo: Migrator) -> None:
     assert report.write_requests == 41
 
 
-_CHILD = """
-import sys
-sys.path.insert(0, {root!r})
-from destinations.webflow import migrate
-migrate({staging!r}, {src!r}, {tgt!r}, {token!r}, {base!r}, pipelines_dir={pipelines!r},
-        asset_store_path={assets!r}, requests_per_minute=None)
-"""
-
-
 def test_kill_9_during_item_creation_write_lands_after_the_rerun_read(demo: Migrator) -> None:
     """The process dies (SIGKILL) with its second create held by the emulator; the write lands
     late, after the rerun has read the target and just before the rerun creates the same items
     (a server finishing a dead client's request). The rerun adopts them by slug instead of
     failing on "slug taken", gives them the planned content, and creates nothing twice."""
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import destinations
-
-    root = str(Path(destinations.__file__).resolve().parent.parent)
-    s = demo.sites
-    code = _CHILD.format(
-        root=root,
-        staging=str(demo.staging),
-        src=s.source_id,
-        tgt=s.target_id,
-        token=s.target_token,
-        base=s.base_url,
-        pipelines=str(demo.tmp_path / "pipelines"),
-        assets=str(demo.tmp_path / "assets"),
-    )
+    demo.kill_while_held("create-items", 2)
     admin = demo.emulator.admin
-    admin.configure(pauseAfterRequests=2, pauseOperation="create-items")
-    child = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        for _ in range(6000):
-            if admin.pause_state()["paused"] or child.poll() is not None:
-                break
-            time.sleep(0.01)
-        assert admin.pause_state()["paused"], "the child never sent its second create"
-    finally:
-        child.kill()
-        child.wait()
     held = demo.target_stats()["byOperation"]["create-items"]
     assert admin.release(apply=True, land_before="create-items")
     report = demo.migrate()
     admin.configure(pauseAfterRequests=None, pauseOperation=None)
     assert report.ok, report.summary()
-    import duckdb
-
     con = duckdb.connect(report.ledger_path, read_only=True)
     recovered = con.execute(
         "select count(*) from audit where operation = 'create-items' and status = 'recovered'"
@@ -173,7 +134,7 @@ def test_kill_9_during_item_creation_write_lands_after_the_rerun_read(demo: Migr
     assert recovered > 0, "the late write was not adopted"
     # the late write landed during the rerun (its 2nd create), not before its read
     assert demo.target_stats()["byOperation"]["create-items"] > held
-    src = admin.export_site(s.source_id)
-    tgt = admin.export_site(s.target_id)
+    src = admin.export_site(demo.sites.source_id)
+    tgt = admin.export_site(demo.sites.target_id)
     assert differences(src, tgt) == []
     assert len(tgt["assets"]) == 13
