@@ -116,8 +116,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-_TABLES = frozenset(re.findall(r"create table if not exists (\w+)", _DDL))
-TABLES = _TABLES
+TABLES = frozenset(re.findall(r"create table if not exists (\w+)", _DDL))
 """Every table of a ledger file (the CLI refuses a ledger file holding any other table)."""
 _WORDS = re.compile(r"\w+")
 _PLACEHOLDERS = re.compile(r"^\(\s*\?(?:\s*,\s*\?)*\s*\)$")
@@ -130,7 +129,7 @@ _ASSET_KEYS = ("target_asset_id", "target_url", "file_name", "alt_text", "displa
 
 def _tables_in(sql: str) -> frozenset[str]:
     """The ledger tables a statement names (for the read cache's invalidation)."""
-    return _TABLES.intersection(_WORDS.findall(sql.lower()))
+    return TABLES.intersection(_WORDS.findall(sql.lower()))
 
 
 class Ledger:
