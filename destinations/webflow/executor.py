@@ -18,7 +18,7 @@ and lost connections surface as transient errors: dlt retries the op, and step 2
 from __future__ import annotations
 
 from .assets import AssetOps
-from .items import ItemOps
+from .item_ops import ItemOps
 from .publish import PublishOps
 from .schema import SchemaOps
 
