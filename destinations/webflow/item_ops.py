@@ -12,7 +12,7 @@ from .context import OpContext, slug_taken
 from .items import RETIRED
 from .ops import chunks
 from .settings import BULK_LIMIT, RECOVER_BY_SLUG_MAX
-from .transform import transform
+from .transform import Files, Lookups, dropped_files, transform
 
 
 class ItemOps(OpContext):
@@ -59,15 +59,52 @@ class ItemOps(OpContext):
         )
 
     def _record_updated(self, answer: Any) -> None:
-        items = (answer or {}).get("items") or [] if isinstance(answer, dict) else []
         self.ledger.set_target_updated(
             self.site,
             [
                 (it["id"], it.get("cmsLocaleId"), it.get("lastUpdated"))
-                for it in items
+                for it in answer_items(answer)
                 if "id" in it
             ],
         )
+
+    def _item_lookups(self) -> Lookups:
+        """`lookups()` plus the source urls of migrated Assets-panel files, the only file
+        values pointed at a target asset (others go by url)."""
+        lookups = self.lookups()
+        lookups.asset_urls = {
+            k: a["target_url"]
+            for k, a in self.ledger.asset_lookup(self.site).items()
+            if a.get("target_url")
+        }
+        return lookups
+
+    def _warn_dropped(
+        self,
+        operation: str,
+        cid: str,
+        e: dict[str, Any],
+        files: Files,
+        answers: list[dict[str, Any]],
+        **kw: Any,
+    ) -> None:
+        """A warning per field whose file values the written item (any of its locales' copies
+        in the answer) came back without: found in the answer we read anyway, no request."""
+        if not files:
+            return
+        found: dict[tuple[str, str], None] = {}
+        for it in answers:
+            found.update(dict.fromkeys(dropped_files(files, it.get("fieldData") or {})))
+        for slug, reason in found:
+            self._audit(
+                operation,
+                "warning",
+                collection=cid,
+                source_id=e["id"],
+                field=slug,
+                error=reason,
+                **kw,
+            )
 
     def _op_adopt_items(self, cid: str, p: dict[str, Any]) -> None:
         self.ledger.put_items(
@@ -90,8 +127,9 @@ class ItemOps(OpContext):
             if not todo:
                 self._finish()
                 return
-        lookups = self.lookups()
+        lookups = self._item_lookups()
         prepared = []
+        files: dict[str, Files] = {}
         for e in todo:
             t = transform(
                 e["field_data"],
@@ -111,6 +149,7 @@ class ItemOps(OpContext):
                     error=reason,
                 )
             prepared.append((e, t.field_data))
+            files[e["id"]] = t.files
 
         def send(batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> Any:
             body = {
@@ -132,23 +171,24 @@ class ItemOps(OpContext):
             return False
 
         for batch, answer in self._isolate(prepared, send, cid, "create-items", divert=divert):
-            by_slug = {
-                (it.get("fieldData") or {}).get("slug"): it["id"]
-                for it in (answer or {}).get("items") or []
-            }
+            by_slug: dict[Any, list[dict[str, Any]]] = {}
+            for it in answer_items(answer):  # one per locale created
+                by_slug.setdefault((it.get("fieldData") or {}).get("slug"), []).append(it)
             rows = []
             for e, fd in batch:
-                tid = by_slug.get(fd.get("slug"))
-                if tid is None:
+                made = by_slug.get(fd.get("slug"))
+                if not made:
                     continue
+                tid = made[0]["id"]
                 rows.extend(
                     (cid, e["id"], t, tid, fd.get("slug"), None, False) for t in p["locales"]
                 )
                 self._audit("create-items", "ok", collection=cid, source_id=e["id"], target_id=tid)
+                self._warn_dropped("create-items", cid, e, files[e["id"]], made, target_id=tid)
             self.ledger.put_items(self.site, rows)
             self._record_updated(answer)
         if taken:
-            self._adopt_taken(cid, tcid, taken, p, locales)
+            self._adopt_taken(cid, tcid, taken, p, locales, files)
         self._finish()
 
     def _adopt_taken(
@@ -158,6 +198,7 @@ class ItemOps(OpContext):
         taken: list[tuple[dict[str, Any], dict[str, Any]]],
         p: dict[str, Any],
         locales: dict[str, str],
+        files: dict[str, Files],
     ) -> None:
         """Items whose slug was taken when created, while a lost create of theirs may have
         landed after this run read the target: adopted by slug, then given the content and
@@ -166,6 +207,7 @@ class ItemOps(OpContext):
         left = {e["id"] for e in self._recover_items(cid, tcid, todo, p["locales"])}
         mapped = self.ledger.target_item_ids(self.site)
         bodies = []
+        sent: dict[tuple[str, str], Files] = {}
         for e, fd in taken:
             if e["id"] in left:
                 self._audit(
@@ -187,11 +229,35 @@ class ItemOps(OpContext):
                 }
                 if rest:
                     body["fieldData"] = rest
+                    sent[(body["id"], body["cmsLocaleId"])] = files[e["id"]]
                 bodies.append(({**e, "locale": t}, body))
         send = partial(self._send_updates, tcid)
         for chunk in chunks(bodies, BULK_LIMIT):
-            for _batch, answer in self._isolate(chunk, send, cid, "update-items"):
+            for batch, answer in self._isolate(chunk, send, cid, "update-items"):
                 self._record_updated(answer)
+                self._warn_dropped_updates(cid, batch, answer, sent)
+
+    def _warn_dropped_updates(
+        self,
+        cid: str,
+        batch: list[tuple[dict[str, Any], dict[str, Any]]],
+        answer: Any,
+        sent: dict[tuple[str, str], Files],
+    ) -> None:
+        """`_warn_dropped` for each locale's copy an update-items wrote file values into,
+        matched in the answer by item id and cmsLocaleId."""
+        if not sent:
+            return
+        got: dict[tuple[Any, Any], dict[str, Any]] = {
+            (it.get("id"), it.get("cmsLocaleId")): it for it in answer_items(answer)
+        }
+        for e, b in batch:
+            key = (b["id"], b["cmsLocaleId"])
+            it = got.get(key) or got.get((b["id"], None))
+            if key in sent and it is not None:
+                self._warn_dropped(
+                    "update-items", cid, e, sent[key], [it], target_id=b["id"], locale=e["locale"]
+                )
 
     def _recover_items(
         self, cid: str, tcid: str, todo: list[dict[str, Any]], tags: list[str]
@@ -232,11 +298,14 @@ class ItemOps(OpContext):
 
     def _entry_bodies(
         self, cid: str, p: dict[str, Any], operation: str
-    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], dict[tuple[str, str], Files]]:
+        """(entry, body) pairs of the update, and the file values each body writes (by target
+        item id and cmsLocaleId)."""
         mapped = self.ledger.target_item_ids(self.site)
         locales = self.ledger.locales(self.site)
-        lookups = self.lookups()
+        lookups = self._item_lookups()
         out = []
+        sent: dict[tuple[str, str], Files] = {}
         for e in p["entries"]:
             tid = self._target_id(mapped, cid, e, operation)
             if tid is None:
@@ -258,17 +327,19 @@ class ItemOps(OpContext):
                     )
                 if t.field_data:
                     body["fieldData"] = t.field_data
+                if t.files:
+                    sent[(tid, body["cmsLocaleId"])] = t.files
             if "is_draft" in e:
                 body["isDraft"] = e["is_draft"]
             if "is_archived" in e:
                 body["isArchived"] = e["is_archived"]
             if len(body) > 2:
                 out.append((e, body))
-        return out
+        return out, sent
 
     def _op_update_items(self, cid: str, p: dict[str, Any]) -> None:
         tcid = self.ledger.collections(self.site)[cid]
-        prepared = self._entry_bodies(cid, p, "update-items")
+        prepared, sent = self._entry_bodies(cid, p, "update-items")
         if not prepared:
             return
 
@@ -283,6 +354,7 @@ class ItemOps(OpContext):
         slugs = []
         for batch, answer in self._isolate(prepared, send, cid, "update-items"):
             self._record_updated(answer)
+            self._warn_dropped_updates(cid, batch, answer, sent)
             for e, b in batch:
                 self._audit(
                     "update-items",
@@ -295,3 +367,14 @@ class ItemOps(OpContext):
                 if (b.get("fieldData") or {}).get("slug"):
                     slugs.append((cid, e["id"], e["locale"], b["fieldData"]["slug"]))
         self.ledger.set_slugs(self.site, slugs)
+
+
+def answer_items(answer: Any) -> list[dict[str, Any]]:
+    """The items a write answered with: `{items: [...]}` (one per locale copy written), or one
+    item (create-items' and update-items' 2xx schemas allow both shapes)."""
+    if not isinstance(answer, dict):
+        return []
+    items = answer.get("items")
+    if isinstance(items, list):
+        return [it for it in items if isinstance(it, dict)]
+    return [answer] if "id" in answer else []

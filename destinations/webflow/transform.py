@@ -21,6 +21,10 @@ _URL_ATTR = re.compile(
 )
 
 
+Files = dict[str, tuple[str, list[str]]]
+"""Target field slug -> (source field slug, urls of the file values written to it)."""
+
+
 @dataclass
 class Lookups:
     """Target-side ids known so far (from the ledger)."""
@@ -31,11 +35,16 @@ class Lookups:
     options: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     """(source collection id, source field slug) -> option name -> target option id."""
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """MD5 -> target asset (`target_url`)."""
+    """MD5 -> target asset (`target_url`): what rich-text urls are rewritten through."""
+    asset_urls: dict[str, str] = field(default_factory=dict)
+    """Source url of a file the ledger maps to a target asset (an Assets-panel `hostedUrl`)
+    -> that asset's target url: the only way an Image/File value is pointed at an asset."""
     items: dict[str, str] = field(default_factory=dict)
     """Source item id -> target item id."""
     file_allowed: Callable[[str], bool] | None = None
     """Whether a file url is on a host files may come from (the client's download allowlist)."""
+    allowed_origins: dict[str, bool] = field(default_factory=dict)
+    """`file_allowed` by `scheme://netloc` (all it depends on): one check per host, not per url."""
 
 
 def collection_context(collection: Collection) -> dict[str, Any]:
@@ -82,6 +91,8 @@ class Transformed:
     """Reference fields left out because a referenced item has no target id yet."""
     problems: list[tuple[str, str]] = field(default_factory=list)
     """(field slug, reason) of values that cannot be written (recorded, never raised)."""
+    files: Files = field(default_factory=dict)
+    """The file values written: what the write's answer must hold (`dropped_files`)."""
 
 
 def transform(
@@ -144,10 +155,10 @@ def transform(
                 continue
             out[target_slug] = option_id
         elif ftype in ("Image", "File"):
-            kept = _checked_files([value], slug, md5_by_url, lookups, result)
+            kept = _checked_files([value], slug, target_slug, lookups, result)
             out[target_slug] = kept[0] if kept else None
         elif ftype == "MultiImage" and isinstance(value, list):
-            out[target_slug] = _checked_files(value, slug, md5_by_url, lookups, result)
+            out[target_slug] = _checked_files(value, slug, target_slug, lookups, result)
         elif ftype == "RichText" and isinstance(value, str):
             for m in _IMG_SRC.finditer(value):
                 url = m.group("url")
@@ -162,6 +173,7 @@ def transform(
 
 
 def target_url(url: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> str | None:
+    """The target asset url of a rich-text file (by the MD5 of its bytes), if migrated."""
     md5 = md5_by_url.get(url)
     asset = lookups.assets.get(md5) if md5 else None
     return asset["target_url"] if asset else None
@@ -170,44 +182,71 @@ def target_url(url: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> str
 def _allowed(url: str, lookups: Lookups) -> bool:
     if not url.startswith(("http://", "https://")):
         return True  # relative or data: urls are the target's own business
-    return lookups.file_allowed is None or lookups.file_allowed(url)
+    if lookups.file_allowed is None:
+        return True
+    # what comes before the third "/" holds the scheme and the whole netloc (which ends at the
+    # first "/", "?" or "#"): urls with the same prefix get the same answer
+    origin = "/".join(url.split("/", 3)[:3])
+    found = lookups.allowed_origins.get(origin)
+    if found is None:
+        found = lookups.allowed_origins[origin] = lookups.file_allowed(url)
+    return found
 
 
 def _checked_files(
-    values: list[Any],
-    slug: str,
-    md5_by_url: Mapping[str, str],
-    lookups: Lookups,
-    result: Transformed,
+    values: list[Any], slug: str, target_slug: str, lookups: Lookups, result: Transformed
 ) -> list[Any]:
-    """File values for the target. A url on a host that is not allowed is left out (the target
-    would fetch it); a file the source could not read is passed by url, with a warning."""
+    """File values for the target, by url (Webflow fetches and re-hosts them). A url on a host
+    that is not allowed (and not a migrated asset's) is left out, with a warning: the target
+    would fetch it. The urls written are noted in `result.files` for the answer's check."""
     out = []
     for v in values:
         url = v.get("url") if isinstance(v, Mapping) else None
-        if isinstance(url, str) and url not in md5_by_url:
-            if not _allowed(url, lookups):
-                result.problems.append(
-                    (slug, f"file {url} is on a host files are not taken from; left out")
-                )
-                continue
-            if lookups.file_allowed is not None:
-                result.problems.append(
-                    (slug, f"file {url} could not be read from the source; passed by url")
-                )
-        out.append(_file_value(v, md5_by_url, lookups))
+        if isinstance(url, str) and url not in lookups.asset_urls and not _allowed(url, lookups):
+            result.problems.append(
+                (slug, f"file {url} is on a host files are not taken from; left out")
+            )
+            continue
+        value = _file_value(v, lookups)
+        out.append(value)
+        sent = value.get("url") if isinstance(value, Mapping) else None
+        if sent:
+            result.files.setdefault(target_slug, (slug, []))[1].append(sent)
     return out
 
 
-def _file_value(value: Any, md5_by_url: Mapping[str, str], lookups: Lookups) -> Any:
-    """`{url, alt}` on the migrated asset; files outside the Assets panel keep the source url,
-    which Webflow fetches and re-hosts itself (no request of ours)."""
+def _file_value(value: Any, lookups: Lookups) -> Any:
+    """`{url, alt}` with the source url, or the migrated asset's when the url is exactly an
+    Assets-panel file's. Never chosen by the bytes' MD5: each CMS file is its own file in
+    Webflow (its own url, fetched and re-hosted while writing the item, no request of ours)."""
     if not isinstance(value, Mapping):
         return value
     url = value.get("url")
-    out: dict[str, Any] = {"url": target_url(url, md5_by_url, lookups) or url} if url else {}
+    out: dict[str, Any] = {"url": lookups.asset_urls.get(url, url)} if url else {}
     if value.get("alt"):
         out["alt"] = value["alt"]
+    return out
+
+
+def dropped_files(files: Files, answer: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(source field slug, reason) of file values written that the answer's fieldData lacks:
+    with `skipInvalidFiles` (Webflow's default) a file the target cannot fetch, an image over
+    4 MB or of a wrong type is dropped from the write instead of failing it."""
+    out = []
+    for target_slug, (slug, urls) in files.items():
+        got = answer.get(target_slug)
+        kept = len(got) if isinstance(got, list) else int(isinstance(got, Mapping))
+        if kept >= len(urls):
+            continue
+        if len(urls) == 1:
+            reason = f"the target could not fetch file {urls[0]}; the field was left empty"
+        else:
+            left = "they were left out" if kept else "the field was left empty"
+            reason = (
+                f"the target could not fetch {len(urls) - kept} of the {len(urls)} files "
+                f"written ({', '.join(urls)}); {left}"
+            )
+        out.append((slug, reason))
     return out
 
 

@@ -28,6 +28,8 @@ from webflow_emulator.seeds.builder import SiteBuilder, png_bytes
 READ_SCOPES = ["sites:read", "cms:read", "assets:read"]
 EVIL_IMG = "http://evil.example/x.png"
 EVIL_COVER = "https://evil.example/y.png"
+DEAD_COVER = f"{'0' * 24}_dead.png"
+"""The end of the url of a file the source's CDN does not have (404)."""
 BIG = 5 * 1024 * 1024
 
 
@@ -242,7 +244,7 @@ def build_hostile(emulator: Any, tmp_path: Path) -> tuple[Migrator, dict[str, st
     poke_item(emulator, cid, ids["control-chars"], summary="bell\x07 nul\x00 esc\x1b[31m end")
     poke_item(emulator, cid, ids["bad-utf8"], summary="broken \udcff\ud800 bytes")
     poke_item(emulator, cid, ids["evil-cover"], cover={"url": EVIL_COVER, "alt": "evil"})
-    dead = f"{emulator.root_url}/_cdn/{src_site['id']}/{'0' * 24}_dead.png"
+    dead = f"{emulator.root_url}/_cdn/{src_site['id']}/{DEAD_COVER}"
     poke_item(emulator, cid, ids["dead-cover"], cover={"url": dead, "alt": "dead"})
     poke_asset(emulator, ids["big.png"], data=png_bytes(9, 8, 2) + b"\0" * BIG)
     poke_asset(emulator, ids["evil.exe"], name="evil.exe")

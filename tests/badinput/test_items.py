@@ -12,7 +12,7 @@ import pytest
 
 from tests.destination.compare import canonical
 
-from .conftest import EVIL_COVER, EVIL_IMG, GOOD, Hostile
+from .conftest import DEAD_COVER, EVIL_COVER, EVIL_IMG, GOOD, Hostile
 
 # slug -> (field, status, words of the message)
 ITEM_CASES: dict[str, tuple[str, str, str]] = {
@@ -27,7 +27,7 @@ ITEM_CASES: dict[str, tuple[str, str, str]] = {
     "dangling-ref": ("tag", "warning", "referenced items not migrated"),
     "evil-img": ("body", "warning", f"image {EVIL_IMG} is on a host files are not taken from"),
     "evil-cover": ("cover", "warning", f"file {EVIL_COVER} is on a host files are not taken"),
-    "dead-cover": ("cover", "warning", "could not be read from the source"),
+    "dead-cover": ("cover", "warning", "the target could not fetch file"),
 }
 REJECTED = {s for s, (_f, status, _m) in ITEM_CASES.items() if status == "rejected"}
 
@@ -49,6 +49,15 @@ def test_item_case_names_collection_item_and_field(hostile: Hostile, slug: str) 
     assert f"collection posts item {hostile.ids[slug]}" in line and f"field {field}:" in line
     listed = hostile.report.failures if status == "rejected" else hostile.report.warnings
     assert hostile.ids[slug] in {r["source_id"] for r in listed}
+
+
+def test_a_file_the_target_cannot_fetch_is_named_by_its_url(hostile: Hostile) -> None:
+    """Found in the create's answer (no download, no request): the url and what became of it."""
+    (row,) = _rows_for(hostile, hostile.ids["dead-cover"])
+    url = f"{hostile.m.emulator.root_url}/_cdn/{hostile.m.sites.source_id}/{DEAD_COVER}"
+    assert row["operation"] == "create-items"
+    assert row["error"] == f"the target could not fetch file {url}; the field was left empty"
+    assert "cover" not in hostile.target_items("posts")["dead-cover"]
 
 
 def test_everything_else_reached_the_target(hostile: Hostile) -> None:
