@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def _canonical(value: Any) -> str:
+    """One value as `json.dumps` writes it in a sorted-keys list (flags without a call)."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 @dataclass(frozen=True)
 class Locale:
     tag: str
@@ -86,11 +93,19 @@ class ItemVersion:
         return self.live_field_data is not None
 
     def content_json(self) -> str:
-        """Everything the target must mirror, as canonical JSON (computed once: the planner
-        asks for it once per collection order it tries)."""
+        """Everything the target must mirror, as canonical JSON: the JSON of the list
+        [field_data, is_draft, is_archived, live_field_data], written element by element so
+        that a live copy sharing the staged copy's values is encoded once (computed once)."""
         if self._json is None:
-            payload = [self.field_data, self.is_draft, self.is_archived, self.live_field_data]
-            self._json = json.dumps(payload, sort_keys=True, default=str)
+            staged = _canonical(self.field_data)
+            live = self.live_field_data
+            parts = [
+                staged,
+                _canonical(self.is_draft),
+                _canonical(self.is_archived),
+                staged if live is self.field_data else _canonical(live),
+            ]
+            self._json = "[" + ", ".join(parts) + "]"
         return self._json
 
     def content_hash(self) -> str:

@@ -20,6 +20,11 @@ from typing import Any
 
 import duckdb
 
+try:  # dlt's own JSON parser (a dependency of dlt on CPython), several times faster
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover
+    _fast_loads = json.loads
+
 from .errors import StagingError
 from .model import Asset, Collection, Field, Folder, Item, ItemVersion, Locale, SourceSite
 
@@ -27,9 +32,12 @@ from .model import Asset, Collection, Field, Folder, Item, ItemVersion, Locale, 
 def _json(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
-            return value
+            return _fast_loads(value)
+        except ValueError:  # what orjson refuses (NaN, huge ints) is still read as json reads it
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
     return value
 
 
@@ -152,11 +160,10 @@ def load_source(
                 items[c.id] = []
                 continue
             cols = _columns(con, ds, table)
-            rows = _rows(
-                con,
+            rows = con.execute(
                 f"select id, locale, cms_locale_id, state, is_draft, is_archived, field_data "
-                f'from {q}."{table}"{_not_deleted(cols)} order by created_on, id',
-            )
+                f'from {q}."{table}"{_not_deleted(cols)} order by created_on, id'
+            ).fetchall()
             items[c.id] = _items(c.id, rows, locales)
         folder_cols = _columns(con, ds, "asset_folders") if "asset_folders" in existing else set()
         folders = [
@@ -193,11 +200,16 @@ def load_source(
                     md5_by_url[r["hosted_url"]] = r["md5"]
         paths: dict[str, str] = {a.md5: a.local_path for a in assets if a.md5 and a.local_path}
         if "cms_files" in existing:
-            for r in _rows(con, f"select * from {q}.cms_files"):
-                if r.get("md5"):
-                    md5_by_url[r["url"]] = r["md5"]
-                    if store and r.get("local_path"):
-                        paths.setdefault(r["md5"], str(store / r["local_path"]))
+            cols = _columns(con, ds, "cms_files")
+            # dlt adds a column with its first non-null value: md5/local_path may not exist
+            picked = ", ".join(
+                f'"{c}"' if c in cols else "null" for c in ("url", "md5", "local_path")
+            )
+            for url, md5, local in con.execute(f"select {picked} from {q}.cms_files").fetchall():
+                if md5:
+                    md5_by_url[url] = md5
+                    if store and local and md5 not in paths:  # each locale's url, one file
+                        paths[md5] = str(store / local)
     finally:
         con.close()
     if not locales:
@@ -214,29 +226,36 @@ def load_source(
     )
 
 
-def _items(collection_id: str, rows: list[dict[str, Any]], locales: list[Locale]) -> list[Item]:
-    """Groups (id, locale, state) rows into items with one version per locale."""
+def _items(collection_id: str, rows: list[tuple[Any, ...]], locales: list[Locale]) -> list[Item]:
+    """Groups (id, locale, cms_locale_id, state, is_draft, is_archived, field_data) rows into
+    items with one version per locale. A live copy whose JSON is the staged copy's (an item
+    published without changes since) shares its values: parsed, compared and hashed once."""
     tag_by_cms = {loc.cms_locale_id: loc.tag for loc in locales}
     by_id: dict[str, Item] = {}
-    live: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        tag = tag_by_cms.get(r.get("cms_locale_id")) or r.get("locale")
+    staged: dict[tuple[str, str], Any] = {}
+    live: dict[tuple[str, str], Any] = {}
+    for item_id, locale, cms_locale_id, state, is_draft, is_archived, field_data in rows:
+        tag = tag_by_cms.get(cms_locale_id) or locale
         if tag is None:
             continue
-        data = _json(r["field_data"]) or {}
-        if r["state"] == "live":
-            live[(r["id"], tag)] = data
+        if state == "live":
+            live[(item_id, tag)] = field_data
             continue
-        item = by_id.setdefault(r["id"], Item(id=r["id"], collection_id=collection_id))
+        item = by_id.get(item_id)
+        if item is None:
+            item = by_id[item_id] = Item(id=item_id, collection_id=collection_id)
+        staged[(item_id, tag)] = field_data
         item.versions[tag] = ItemVersion(
-            field_data=data,
-            is_draft=bool(r.get("is_draft")),
-            is_archived=bool(r.get("is_archived")),
+            field_data=_json(field_data) or {},
+            is_draft=bool(is_draft),
+            is_archived=bool(is_archived),
         )
-    for (item_id, tag), data in live.items():
+    for (item_id, tag), raw in live.items():
         item = by_id.get(item_id)
         if item and tag in item.versions:
-            item.versions[tag].live_field_data = data
+            v = item.versions[tag]
+            same = isinstance(raw, str) and raw == staged[(item_id, tag)]
+            v.live_field_data = v.field_data if same else _json(raw) or {}
     return list(by_id.values())
 
 
