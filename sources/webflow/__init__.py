@@ -33,7 +33,6 @@ copy with `is_deleted`/`deleted_at` (a merge replaces whole rows).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,7 @@ from .helpers import (
     has_changed,
     item_columns,
     locale_rows,
+    quiet_json_hints,
     repair_store,
     sync_collection,
     tombstones,
@@ -89,7 +89,10 @@ from .settings import (
 __all__ = ["WebflowClient", "webflow_source"]
 
 ITEM_PRIMARY_KEY = ("id", "cms_locale_id", "state")
-ITEMS_FILE_FORMAT = "parquet" if importlib.util.find_spec("pyarrow") else None
+# the tables with many rows (items, cms_files, assets) are loaded from parquet: DuckDB loads a
+# file with one statement, where dlt's default for DuckDB (insert_values: SQL text of every row)
+# took a third of a 10k-item extract and half a gigabyte more memory (1.3 s for 1,000 assets)
+LOADER_FILE_FORMAT = "parquet"
 
 
 @dlt.source(name="webflow", max_table_nesting=0)
@@ -119,7 +122,9 @@ def webflow_source(
         max_asset_bytes (int): larger files are not downloaded (recorded with an error).
         collections (Sequence[str] | None): limit to these collection slugs.
         overlap_seconds (float): re-read window below each cursor, against clock skew.
-        download_files (bool): download asset and CMS files (False: metadata only).
+        download_files (bool): download Assets-panel files and RichText images (False:
+            metadata only). Image/MultiImage/File values are never downloaded: a target is
+            written their URL and Webflow re-hosts the file itself.
         backoff_base_seconds (float): first retry delay after a 5xx or broken connection.
         client (WebflowClient | None): a read-only client to use instead of building one.
 
@@ -280,7 +285,9 @@ def _items_resource(ctx: Context, schema: Mapping[str, Any]) -> DltResource:
     fields = list(collection["fields"])
 
     def collection_items() -> Iterator[TDataItems]:
-        """Items of one collection, every locale in each request, live and staged."""
+        """Items of one collection, every locale in each request, live and staged: arrow
+        tables (`ItemTables`, `flush_tables`), tombstones and `cms_files` rows as dicts."""
+        quiet_json_hints(table_name)
         state = dlt.current.resource_state()
         yield from sync_collection(ctx, collection, fields, table_name, state)
 
@@ -292,8 +299,8 @@ def _items_resource(ctx: Context, schema: Mapping[str, Any]) -> DltResource:
         primary_key="url",
         write_disposition="merge",
         columns=CMS_FILE_COLUMNS,
-        # one row per file a page points at (17,000 in a 10k-item extract): parquet too
-        file_format=ITEMS_FILE_FORMAT,
+        # one row per RichText image url: parquet like the item rows
+        file_format=LOADER_FILE_FORMAT,
         create_table_variant=True,
     )
     resource.apply_hints(
@@ -301,10 +308,7 @@ def _items_resource(ctx: Context, schema: Mapping[str, Any]) -> DltResource:
         primary_key=ITEM_PRIMARY_KEY,
         write_disposition="merge",
         columns=item_columns(fields),
-        # parquet when pyarrow is there: DuckDB loads it with one COPY, where dlt's default for
-        # DuckDB (insert_values: SQL text of every row) took a third of a 10k-item extract and
-        # half a gigabyte more memory
-        file_format=ITEMS_FILE_FORMAT,
+        file_format=LOADER_FILE_FORMAT,
         additional_table_hints={
             "x-webflow-collection-id": collection["id"],
             "x-webflow-collection-slug": collection.get("slug"),
@@ -375,7 +379,11 @@ def _asset_folders_resource(ctx: Context) -> DltResource:
 
 def _assets_resource(ctx: Context) -> DltResource:
     @dlt.resource(
-        name=ASSETS_TABLE, primary_key="id", write_disposition="merge", columns=ASSET_COLUMNS
+        name=ASSETS_TABLE,
+        primary_key="id",
+        write_disposition="merge",
+        columns=ASSET_COLUMNS,
+        file_format=LOADER_FILE_FORMAT,
     )
     def assets() -> Iterator[TDataItems]:
         """Assets-panel assets: metadata of changed ones, their files downloaded once by URL."""

@@ -66,7 +66,6 @@ FIELD_TYPE_TO_DATA_TYPE: Final[dict[str, str]] = {
     "MultiReference": "json",
     "ExtFileRef": "json",
 }
-FILE_FIELD_TYPES: Final[frozenset[str]] = frozenset({"Image", "MultiImage", "File"})
 
 # tables of the source itself; a collection slug that normalizes to one of them gets `_items`
 SITE_TABLE: Final[str] = "site"

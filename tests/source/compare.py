@@ -13,6 +13,8 @@ from sources.webflow.helpers import (
     is_ecommerce,
     items_table_name,
     parse_ts,
+    rich_text_images,
+    rich_text_slugs,
 )
 
 from .conftest import Extractor, as_json
@@ -123,27 +125,27 @@ def compare_assets(ex: Extractor, export: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def referenced_urls(export: Mapping[str, Any]) -> set[str]:
-    """Every file URL the site's items point at (Image/MultiImage/File and RichText <img>)."""
-    from sources.webflow.helpers import file_refs
-
+def rich_text_urls(export: Mapping[str, Any]) -> set[str]:
+    """Every `<img src>` of the site's RichText values (the files the source downloads)."""
     urls = set()
     for collection in export["collections"]:
         if is_ecommerce(collection):
             continue
+        slugs = rich_text_slugs(collection["fields"])
         for item in export_items(collection).values():
-            for ref in file_refs(item.get("fieldData") or {}, collection["fields"]):
-                urls.add(ref.url)
+            urls.update(ref.url for ref in rich_text_images(item.get("fieldData") or {}, slugs))
     return urls
 
 
 def compare_cms_files(ex: Extractor, export: Mapping[str, Any]) -> list[str]:
-    """Every referenced file is in cms_files with the site's MD5 and the bytes in the store."""
+    """cms_files holds the RichText images, each with the site's MD5 and the bytes in the store,
+    and nothing else (Image/MultiImage/File values are re-hosted by Webflow from their URL)."""
     problems = []
     rows = {r["url"]: r for r in ex.rows("cms_files")}
     md5_by_url = {f["url"]: f["md5"] for f in export.get("files") or []}
     md5_by_url.update({a["hostedUrl"]: a["md5"] for a in export["assets"]})
-    for url in referenced_urls(export):
+    wanted = rich_text_urls(export)
+    for url in wanted:
         row = rows.get(url)
         if row is None:
             problems.append(f"cms file {url}: missing")
@@ -153,6 +155,7 @@ def compare_cms_files(ex: Extractor, export: Mapping[str, Any]) -> list[str]:
         stored = ex.asset_store / str(row["local_path"])
         if not stored.is_file() or md5_of(stored) != row["md5"]:
             problems.append(f"cms file {url}: stored file missing or different")
+    problems.extend(f"cms file {url}: not a RichText image" for url in rows.keys() - wanted)
     return problems
 
 

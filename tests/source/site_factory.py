@@ -282,6 +282,19 @@ def add_items(fs: FactorySite, slug: str, data: Sequence[dict[str, Any]]) -> dic
     return ids
 
 
+def add_rich_text_only_image(fs: FactorySite, post_slug: str) -> str:
+    """Shows an image that is not in the Assets panel in a post's RichText body: the CMS copy of
+    post-1's hero image (its asset was deleted). The destination uploads such files itself.
+    Returns the image's url."""
+    b = fs.builder
+    cid = fs.collection_id("blog-posts")
+    post_1 = b.call("GET", f"/collections/{cid}/items/{fs.item_ids['blog-posts']['post-1']}")
+    url = post_1["fieldData"]["hero-image"]["url"]
+    body = f'<p>Inline only</p><figure><img src="{url}" alt="inline"></figure>'
+    b.update_items(cid, [{"id": fs.item_ids["blog-posts"][post_slug], "fieldData": {"body": body}}])
+    return url
+
+
 def build_big_site(emulator: Any, items: int, *, name: str = "Big Site") -> FactorySite:
     """A site with `items` notes (bulk-created in both locales, half published), rest small."""
     return build_site(emulator, posts=10, tags=4, notes=items, images_every=5, name=name)

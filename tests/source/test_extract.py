@@ -8,9 +8,11 @@ from typing import Any
 import dlt
 import pyarrow.parquet as pq
 
-from .compare import compare_all, export_items
+from .compare import compare_all, export_items, md5_of, rich_text_urls
 from .conftest import Extractor
-from .site_factory import FactorySite
+from .site_factory import FactorySite, add_rich_text_only_image
+
+FILE_FIELDS = ("hero-image", "gallery", "attachment")
 
 
 def test_full_extract_equals_site(emulator: Any, site: FactorySite, extractor: Extractor) -> None:
@@ -26,6 +28,39 @@ def test_full_extract_equals_site(emulator: Any, site: FactorySite, extractor: E
     assert {r["tag"] for r in extractor.rows("locales")} == {"en-US", "fr-FR"}
     assert len(extractor.rows("asset_folders")) == len(export["assetFolders"])
     assert result.client_stats["by_method"] == {"GET": result.client_stats["requests"]}
+
+
+def test_field_files_are_not_downloaded_rich_text_images_are(
+    emulator: Any, site: FactorySite, extractor: Extractor
+) -> None:
+    inline = add_rich_text_only_image(site, "post-2")
+    result = extractor.run()
+    export = emulator.admin.export_site(site.site_id)
+    posts = export_items(next(c for c in export["collections"] if c["slug"] == "blog-posts"))
+    field_urls = {
+        entry["url"]
+        for item in posts.values()
+        for slug in FILE_FIELDS
+        for entry in _as_list(item["fieldData"].get(slug))
+    }
+    wanted = {a["hostedUrl"] for a in export["assets"]} | rich_text_urls(export)
+    # every item copy of an Image/MultiImage/File value has a url of its own: none was fetched
+    assert len(field_urls - wanted) > 10
+    assert result.emulator_stats["external"]["cdn-download"] == len(wanted)
+    assert result.client_stats["downloads"] == len(wanted)
+    assert inline not in {a["hostedUrl"] for a in export["assets"]}
+    (row,) = extractor.rows("cms_files", f"url = '{inline}'")
+    assert row["md5"] == md5_of(extractor.asset_store / row["local_path"])
+    assert row["md5"] in {f["md5"] for f in export["files"] if f["url"] == inline}
+    assert {r["url"] for r in extractor.rows("cms_files")} == rich_text_urls(export)
+    assert compare_all(extractor, export) == []
+    # the file index holds one entry per downloaded url, none per item copy
+    index = extractor.pipeline.state["sources"]["webflow"]["files"]
+    assert set(index) == wanted
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    return value if isinstance(value, list) else [value] if value else []
 
 
 def test_ecommerce_collections_are_skipped(

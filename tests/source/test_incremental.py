@@ -263,3 +263,26 @@ def test_deletes_and_unpublishes_without_an_id_scan_where_counts_explain_them(
     assert result.data_rows() == {"notes": 4}
     assert result.emulator_stats["byOperation"].get("Get-Item") == 1
     assert extractor.run().data_rows() == {}
+
+
+def test_file_index_of_an_older_version_is_compacted(
+    site: FactorySite, extractor: Extractor
+) -> None:
+    extractor.run()
+    with extractor.pipeline.managed_state() as state:
+        source = state["sources"]["webflow"]
+        index = source["files"]
+        files = {url: dict(entry) for url, entry in index.items()}
+        # layout 1: an entry per item copy of every field file too
+        del source["files_layout"]
+        for n, (url, entry) in enumerate(files.items()):
+            if "md5" in entry:
+                index[f"{url}?copy={n}"] = {**entry, "cms": True}
+    assert len(extractor.pipeline.state["sources"]["webflow"]["files"]) > len(files)
+
+    result = extractor.run()
+
+    assert result.data_rows() == {} and result.client_stats["downloads"] == 0
+    source = extractor.pipeline.state["sources"]["webflow"]
+    assert source["files_layout"] == helpers.FILES_LAYOUT
+    assert source["files"] == files  # the copies are gone, the files are all there

@@ -11,7 +11,7 @@ import pytest
 
 from .compare import export_items
 from .conftest import Extractor
-from .site_factory import FactorySite
+from .site_factory import FactorySite, add_rich_text_only_image
 
 README = Path(__file__).parents[2] / "sources" / "webflow" / "README.md"
 
@@ -27,6 +27,7 @@ def test_readme_has_queries() -> None:
 
 @pytest.fixture
 def staged(emulator: Any, site: FactorySite, extractor: Extractor) -> Extractor:
+    add_rich_text_only_image(site, "post-2")
     extractor.run()
     cid = site.collection_id("blog-posts")
     posts = site.item_ids["blog-posts"]
