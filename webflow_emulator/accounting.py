@@ -45,9 +45,9 @@ class Accounting:
             if fault:
                 self.faults[fault] += 1
             if site_id:
-                site = self.by_site.setdefault(
-                    site_id, {"byMethod": Counter(), "byOperation": Counter()}
-                )
+                site = self.by_site.get(site_id)
+                if site is None:
+                    site = self.by_site[site_id] = {"byMethod": Counter(), "byOperation": Counter()}
                 site["byMethod"][method] += 1
                 site["byOperation"][operation] += 1
 

@@ -121,7 +121,13 @@ class AssetsMixin:
     def site(self, site_id: str) -> Site: ...  # pragma: no cover
     def file_url(self, site_id: str, file_id: str, name: str) -> str: ...  # pragma: no cover
     def store_file(  # pragma: no cover
-        self, site_id: str, name: str, content_type: str, data: bytes, file_id: str | None = None
+        self,
+        site_id: str,
+        name: str,
+        content_type: str,
+        data: bytes,
+        file_id: str | None = None,
+        md5: str | None = None,
     ) -> FileRecord: ...
 
     def asset(self, asset_id: str) -> Asset:
@@ -380,12 +386,13 @@ class AssetsMixin:
             raise UploadError(
                 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
             )
-        if hashlib.md5(data).hexdigest() != asset.file_hash:
+        md5 = hashlib.md5(data).hexdigest()
+        if md5 != asset.file_hash:
             raise UploadError(
                 400, "BadDigest", "The Content-MD5 you specified did not match what we received."
             )
         rec = self.store_file(
-            asset.site_id, asset.file_name, asset.content_type, data, asset.file_id
+            asset.site_id, asset.file_name, asset.content_type, data, asset.file_id, md5
         )
         asset.uploaded = True
         asset.size = len(data)

@@ -1,14 +1,23 @@
 """CMS items: staged and live copies per (itemId, cmsLocaleId) and the status model of
-WEBFLOW_API.md 4.2, as a mixin of `model.World` (state lives there, under its lock)."""
+WEBFLOW_API.md 4.2, as a mixin of `model.World` (state lives there, under its lock).
+
+A field data dict is never edited in place: every change assigns a new dict. So the locales an
+item is created in, and a live copy and the staged copy it was published from, share one dict
+and its JSON text (`field_json`) until one of them changes.
+"""
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from . import rules
 from .errors import ApiError, conflict, detail, invalid, not_found, validation_error
-from .util import is_object_id, iso_ms, locked, new_id, now_ms, parse_iso
+from .util import RawJSON, is_object_id, iso_ms, locked, new_id, now_ms, parse_iso, to_json
 
 if TYPE_CHECKING:
     from .model import Collection, FileRecord, Site
@@ -16,6 +25,20 @@ if TYPE_CHECKING:
 SORT_FIELDS = ("createdOn", "lastPublished", "lastUpdated", "name", "slug")
 DATE_FILTERS = ("createdOn", "lastPublished", "lastUpdated")
 RANGE_OPS = ("gt", "gte", "lt", "lte")  # deviations: range-operators
+
+
+ITEM_KEYS = (
+    "id",
+    "cmsLocaleId",
+    "lastPublished",
+    "lastUpdated",
+    "createdOn",
+    "isArchived",
+    "isDraft",
+    "fieldData",
+)
+# an item answer's JSON with its values' JSON in place of each %s (fieldData last)
+ITEM_JSON = "{" + ", ".join(f"{encode_basestring_ascii(k)}: %s" for k in ITEM_KEYS) + "}"
 
 
 @dataclass
@@ -26,6 +49,8 @@ class LiveCopy:
     last_published: int
     last_updated: int
     is_archived: bool
+    json_of: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    json_text: str = field(default="", repr=False, compare=False)
 
 
 @dataclass
@@ -40,6 +65,46 @@ class ItemLocale:
     last_updated: int
     last_published: int | None = None
     live: LiveCopy | None = None
+    json_of: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    json_text: str = field(default="", repr=False, compare=False)
+
+
+def field_json(copy: ItemLocale | LiveCopy) -> str | None:
+    """`json.dumps(copy.field_data)`, kept with the dict it encodes (`json_of`): the model never
+    edits a field_data dict in place, every change assigns a new one, so the text holds while the
+    dict is the same object. Items are shown by many answers (create, lists, live lists) and
+    encoding their field data was most of a list page's CPU. None when the data cannot be encoded:
+    the answer then carries the dict and fails to encode as it always did."""
+    data = copy.field_data
+    if copy.json_of is not data:
+        try:
+            text = json.dumps(data)
+        except (TypeError, ValueError, RecursionError):
+            return None
+        copy.json_of, copy.json_text = data, text
+    return copy.json_text
+
+
+def share_field_json(source: ItemLocale | LiveCopy, copy: ItemLocale | LiveCopy) -> None:
+    """Gives `copy` the kept text of `source`, whose field data it shares (or copies)."""
+    if source.json_of is source.field_data:
+        copy.json_of, copy.json_text = copy.field_data, source.json_text
+
+
+def item_answer(
+    values: tuple[Any, ...], copy: ItemLocale | LiveCopy, extra: dict[str, Any] | None = None
+) -> RawJSON | dict[str, Any]:
+    """An item as an answer shows it: ITEM_KEYS' values, fieldData `copy`'s (its kept JSON text),
+    then `extra` keys, as JSON text (a dict when the field data cannot be encoded)."""
+    text = field_json(copy)
+    if text is None:
+        answer = dict(zip(ITEM_KEYS, (*values, dict(copy.field_data)), strict=True))
+        return {**answer, **(extra or {})}
+    answer = ITEM_JSON % (*map(to_json, values), text)
+    if extra:  # more keys before the closing brace, as json.dumps writes them
+        more = [f", {encode_basestring_ascii(k)}: {to_json(v)}" for k, v in extra.items()]
+        answer = answer[:-1] + "".join(more) + "}"
+    return RawJSON(answer)
 
 
 @dataclass
@@ -48,7 +113,7 @@ class Item:
     collection_id: str
     created: int
     locales: dict[str, ItemLocale] = field(default_factory=dict)
-    created_locales: list[str] = field(default_factory=list)
+    created_locales: tuple[str, ...] = ()  # a tuple: one object less for the collector to track
 
     def drop_field(self, slug: str) -> None:
         """A deleted field's values vanish from staged and live copies (copy-on-write)."""
@@ -58,31 +123,110 @@ class Item:
             if loc.live and slug in loc.live.field_data:
                 loc.live.field_data = {k: v for k, v in loc.live.field_data.items() if k != slug}
 
-    def staged_dict(self, loc: ItemLocale) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "cmsLocaleId": loc.cms_locale_id,
-            "lastPublished": iso_ms(loc.last_published),
-            "lastUpdated": iso_ms(loc.last_updated),
-            "createdOn": iso_ms(loc.created),
-            "isArchived": loc.is_archived,
-            "isDraft": loc.is_draft,
-            "fieldData": dict(loc.field_data),
-        }
+    def _staged_values(self, loc: ItemLocale) -> tuple[Any, ...]:
+        return (
+            self.id,
+            loc.cms_locale_id,
+            iso_ms(loc.last_published),
+            iso_ms(loc.last_updated),
+            iso_ms(loc.created),
+            loc.is_archived,
+            loc.is_draft,
+        )
 
-    def live_dict(self, loc: ItemLocale) -> dict[str, Any]:
+    def _live_values(self, loc: ItemLocale) -> tuple[Any, ...]:
         live = loc.live
         assert live is not None
-        return {
-            "id": self.id,
-            "cmsLocaleId": loc.cms_locale_id,
-            "lastPublished": iso_ms(live.last_published),
-            "lastUpdated": iso_ms(live.last_updated),
-            "createdOn": iso_ms(loc.created),
-            "isArchived": live.is_archived,
-            "isDraft": False,
-            "fieldData": dict(live.field_data),
-        }
+        return (
+            self.id,
+            loc.cms_locale_id,
+            iso_ms(live.last_published),
+            iso_ms(live.last_updated),
+            iso_ms(loc.created),
+            live.is_archived,
+            False,
+        )
+
+    def staged_dict(self, loc: ItemLocale) -> dict[str, Any]:
+        return dict(zip(ITEM_KEYS, (*self._staged_values(loc), dict(loc.field_data)), strict=True))
+
+    def live_dict(self, loc: ItemLocale) -> dict[str, Any]:
+        assert loc.live is not None
+        data = dict(loc.live.field_data)
+        return dict(zip(ITEM_KEYS, (*self._live_values(loc), data), strict=True))
+
+    def staged_answer(
+        self, loc: ItemLocale, extra: dict[str, Any] | None = None
+    ) -> RawJSON | dict[str, Any]:
+        """staged_dict for an answer (see item_answer)."""
+        return item_answer(self._staged_values(loc), loc, extra)
+
+    def live_answer(self, loc: ItemLocale) -> RawJSON | dict[str, Any]:
+        """live_dict for an answer (see item_answer)."""
+        assert loc.live is not None
+        return item_answer(self._live_values(loc), loc.live)
+
+
+DATE_INDEX = {name: i for i, name in enumerate(DATE_FILTERS)}
+MIRRORED = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte"}  # v op ms <=> -v MIRRORED[op] -ms
+
+
+def in_range(value: int | None, op: str, ms: int) -> bool:
+    """One date-range condition; items without that date never match."""
+    if value is None:
+        return False
+    if op == "gt":
+        return value > ms
+    if op == "gte":
+        return value >= ms
+    if op == "lt":
+        return value < ms
+    return value <= ms
+
+
+@dataclass
+class ListView:
+    """A list query's entries before its date ranges, in answer order: parallel lists of items,
+    their locale copies and their dates (one list per DATE_FILTERS name; columns, not tuples,
+    so that a cached view adds a handful of objects for the garbage collector, not one per entry).
+
+    Filtering keeps the order, so applying the ranges to this view gives what filtering then
+    sorting gives. When the view is sorted by a date every entry has, a range on that date is a
+    contiguous run found by bisection (`bisect_keys`: that date, negated when descending)."""
+
+    items: list[Item]
+    locs: list[ItemLocale]
+    dates: tuple[list[int], list[int | None], list[int]]
+    sorted_by: str | None = None
+    bisect_keys: list[int] | None = None
+    descending: bool = False
+
+    def matching(self, ranges: list[tuple[str, str, int]]) -> Sequence[int]:
+        """Positions of the entries within all ranges, in answer order."""
+        lo, hi = 0, len(self.items)
+        rest = []
+        for field_name, op, ms in ranges:
+            if field_name == self.sorted_by:
+                lo, hi = self._narrow(lo, hi, op, ms)
+            else:
+                rest.append((self.dates[DATE_INDEX[field_name]], op, ms))
+        if not rest:
+            return range(lo, hi)
+        return [i for i in range(lo, hi) if all(in_range(col[i], op, ms) for col, op, ms in rest)]
+
+    def _narrow(self, lo: int, hi: int, op: str, ms: int) -> tuple[int, int]:
+        """[lo, hi) cut to the entries whose sorted-by date satisfies `op ms`."""
+        keys = self.bisect_keys
+        assert keys is not None
+        if self.descending:
+            op, ms = MIRRORED[op], -ms
+        if op == "gt":
+            return max(lo, bisect_right(keys, ms)), hi
+        if op == "gte":
+            return max(lo, bisect_left(keys, ms)), hi
+        if op == "lt":
+            return lo, min(hi, bisect_left(keys, ms))
+        return lo, min(hi, bisect_right(keys, ms))
 
 
 class _ValueContext:
@@ -117,7 +261,7 @@ class _ValueContext:
                 return None
         elif len(src.data) > rules.DOCUMENT_MAX_BYTES:
             return None
-        rec = self.world.store_file(self.site_id, src.name, src.content_type, src.data)
+        rec = self.world.store_file(self.site_id, src.name, src.content_type, src.data, md5=src.md5)
         return {"fileId": rec.id, "url": rec.url, "alt": alt}
 
 
@@ -143,7 +287,13 @@ class ItemsMixin:
     def collection(self, collection_id: str) -> Collection: ...  # pragma: no cover
     def file_by_url(self, url: str) -> FileRecord | None: ...  # pragma: no cover
     def store_file(  # pragma: no cover
-        self, site_id: str, name: str, content_type: str, data: bytes, file_id: str | None = None
+        self,
+        site_id: str,
+        name: str,
+        content_type: str,
+        data: bytes,
+        file_id: str | None = None,
+        md5: str | None = None,
     ) -> FileRecord: ...
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -204,11 +354,17 @@ class ItemsMixin:
         for data, locales, is_draft, is_archived in entries:
             now = now_ms()
             clean = {k: v for k, v in data.items() if v is not None}
-            item = Item(new_id(), coll.id, now, created_locales=list(locales))
+            item = Item(new_id(), coll.id, now, created_locales=tuple(locales))
+            first: ItemLocale | None = None
             for locale in locales:
-                item.locales[locale] = ItemLocale(
-                    locale, dict(clean), is_draft, is_archived, now, now
-                )
+                # one dict for every locale: field data dicts are replaced, never edited
+                loc = ItemLocale(locale, clean, is_draft, is_archived, now, now)
+                if first is None:
+                    first = loc
+                    field_json(loc)  # encoded once, for every locale's answer
+                else:
+                    share_field_json(first, loc)
+                item.locales[locale] = loc
                 coll.slug_index.setdefault(locale, {})[clean["slug"]] = item.id
             coll.items[item.id] = item
             self.items_index[item.id] = coll.id
@@ -222,7 +378,9 @@ class ItemsMixin:
         deviations: publish-keeps-last-updated)."""
         loc.is_draft = False
         loc.last_published = now
-        loc.live = LiveCopy(dict(loc.field_data), now, loc.last_updated, loc.is_archived)
+        # the staged dict itself: field data dicts are replaced, never edited
+        loc.live = LiveCopy(loc.field_data, now, loc.last_updated, loc.is_archived)
+        share_field_json(loc, loc.live)
 
     def _apply_update(
         self, coll: Collection, item: Item, loc: ItemLocale, data: dict[str, Any], body: dict
@@ -317,85 +475,83 @@ class ItemsMixin:
         sort_order = query.get("sortOrder")
         if sort_order is not None and sort_order not in ("asc", "desc"):
             raise invalid("sortOrder", "sortOrder must be asc or desc")
-        key = (live, tuple(locales), name, slug, tuple(ranges), sort_by, sort_order)
-        entries = coll.list_cache.get(key)
-        if entries is None:
-            entries = self._select(coll, live, locales, name, slug, ranges, sort_by, sort_order)
+        key = (live, tuple(locales), name, slug, sort_by, sort_order)
+        view = coll.list_cache.get(key)
+        if view is None:
+            view = self._view(coll, live, locales, name, slug, sort_by, sort_order)
             if len(coll.list_cache) > 32:
                 coll.list_cache.clear()
-            coll.list_cache[key] = entries
-        page = entries[offset : offset + limit]
-        render = Item.live_dict if live else Item.staged_dict
+            coll.list_cache[key] = view
+        positions = view.matching(ranges)
+        render = Item.live_answer if live else Item.staged_answer
+        items, locs = view.items, view.locs
         return {
-            "items": [render(item, loc) for item, loc in page],
-            "pagination": {"limit": limit, "offset": offset, "total": len(entries)},
+            "items": [render(items[i], locs[i]) for i in positions[offset : offset + limit]],
+            "pagination": {"limit": limit, "offset": offset, "total": len(positions)},
         }
 
     @staticmethod
-    def _select(
+    def _view(
         coll: Collection,
         live: bool,
         locales: list[str],
         name: Any,
         slug: Any,
-        ranges: list[tuple[str, str, int]],
         sort_by: str | None,
         sort_order: str | None,
-    ) -> list[tuple[Item, ItemLocale]]:
-        """Matching (item, locale) entries in creation order (or sorted); linear + sort."""
-
-        def values(item: Item, loc: ItemLocale) -> tuple[dict[str, Any], dict[str, int | None]]:
-            if live:
-                assert loc.live is not None
-                dates = {
-                    "createdOn": loc.created,
-                    "lastPublished": loc.live.last_published,
-                    "lastUpdated": loc.live.last_updated,
-                }
-                return loc.live.field_data, dates
-            dates = {
-                "createdOn": loc.created,
-                "lastPublished": loc.last_published,
-                "lastUpdated": loc.last_updated,
-            }
-            return loc.field_data, dates
-
-        out: list[tuple[Item, ItemLocale]] = []
+    ) -> ListView:
+        """Entries matching locales and name/slug in creation order (or sorted): one linear pass
+        and a sort, kept until the collection changes, so that each page of a listing whose date
+        range moves from page to page (a keyset-style walk) does not redo them."""
+        date_sort = DATE_INDEX.get(sort_by) if sort_by is not None else None
+        items: list[Item] = []
+        locs: list[ItemLocale] = []
+        created: list[int] = []
+        published: list[int | None] = []
+        updated: list[int] = []
         keys: list[Any] = []
         for item in coll.items.values():
             for locale in locales:
                 loc = item.locales.get(locale)
-                if loc is None or (live and loc.live is None):
+                if loc is None:
                     continue
-                data, dates = values(item, loc)
+                if live:
+                    copy = loc.live
+                    if copy is None:
+                        continue
+                    data, when = copy.field_data, (copy.last_published, copy.last_updated)
+                else:
+                    data, when = loc.field_data, (loc.last_published, loc.last_updated)
                 if name is not None and data.get("name") != name:
                     continue
                 if slug is not None and data.get("slug") != slug:
                     continue
-                ok = True
-                for field_name, op, ms in ranges:
-                    v = dates[field_name]
-                    if v is None or not (
-                        (op == "gt" and v > ms)
-                        or (op == "gte" and v >= ms)
-                        or (op == "lt" and v < ms)
-                        or (op == "lte" and v <= ms)
-                    ):
-                        ok = False
-                        break
-                if not ok:
-                    continue
-                out.append((item, loc))
-                if sort_by is not None:
-                    if sort_by in DATE_FILTERS:
-                        v = dates[sort_by]
-                        keys.append(-1 if v is None else v)
-                    else:
-                        keys.append(str(data.get(sort_by) or ""))
-        if sort_by is not None:
-            order = sorted(range(len(out)), key=keys.__getitem__, reverse=sort_order == "desc")
-            out = [out[i] for i in order]
-        return out
+                items.append(item)
+                locs.append(loc)
+                created.append(loc.created)
+                published.append(when[0])
+                updated.append(when[1])
+                if date_sort is not None:
+                    v = loc.created if date_sort == 0 else when[date_sort - 1]
+                    keys.append(-1 if v is None else v)
+                elif sort_by is not None:
+                    keys.append(str(data.get(sort_by) or ""))
+        if sort_by is None:
+            return ListView(items, locs, (created, published, updated))
+        descending = sort_order == "desc"
+        order = sorted(range(len(items)), key=keys.__getitem__, reverse=descending)
+        items, locs = [items[i] for i in order], [locs[i] for i in order]
+        dates = (
+            [created[i] for i in order],
+            [published[i] for i in order],
+            [updated[i] for i in order],
+        )
+        if date_sort is None or None in dates[date_sort]:
+            return ListView(items, locs, dates)
+        bisect_keys = dates[date_sort]
+        if descending:
+            bisect_keys = [-v for v in bisect_keys]
+        return ListView(items, locs, dates, sort_by, bisect_keys, descending)
 
     @locked
     def get_item(
@@ -407,8 +563,8 @@ class ItemsMixin:
         if live:
             if loc.live is None:
                 raise not_found()
-            return item.live_dict(loc)
-        return item.staged_dict(loc)
+            return item.live_answer(loc)
+        return item.staged_answer(loc)
 
     # --- create ----------------------------------------------------------------------------------
     @locked
@@ -445,9 +601,8 @@ class ItemsMixin:
             for item in made:
                 for loc in item.locales.values():
                     self._publish(loc, now)
-        rendered = [item.staged_dict(loc) for item in made for loc in item.locales.values()]
-        if live:
-            rendered = [item.live_dict(loc) for item in made for loc in item.locales.values()]
+        render = Item.live_answer if live else Item.staged_answer
+        rendered = [render(item, loc) for item in made for loc in item.locales.values()]
         return {"items": rendered} if multi else rendered[0]
 
     @locked
@@ -484,12 +639,12 @@ class ItemsMixin:
             data = self._check_data(coll, data_in, True, skip_invalid_files, p)
             entries.append((data, locales, is_draft, is_archived))
         made = self._new_item_locales(coll, entries)
-        out = []
-        for item in made:
-            for loc in item.locales.values():
-                d = item.staged_dict(loc)
-                d["cmsLocaleIds"] = list(item.created_locales)  # deviations: create-items-response
-                out.append(d)
+        # deviations: create-items-response (cmsLocaleIds on each)
+        out = [
+            item.staged_answer(loc, {"cmsLocaleIds": list(item.created_locales)})
+            for item in made
+            for loc in item.locales.values()
+        ]
         return {"items": out}
 
     # --- update ----------------------------------------------------------------------------------
@@ -505,8 +660,8 @@ class ItemsMixin:
         coll.touch_items()
         if live:
             self._publish(loc, now_ms())
-            return item.live_dict(loc)
-        return item.staged_dict(loc)
+            return item.live_answer(loc)
+        return item.staged_answer(loc)
 
     @staticmethod
     def _live_conflict() -> ApiError:
@@ -542,7 +697,7 @@ class ItemsMixin:
             if live:
                 self._publish(loc, now)
         coll.touch_items()
-        render = Item.live_dict if live else Item.staged_dict
+        render = Item.live_answer if live else Item.staged_answer
         return {"items": [render(item, loc) for item, loc, _d, _e in checked]}
 
     # --- delete / unpublish ----------------------------------------------------------------------

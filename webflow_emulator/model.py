@@ -7,6 +7,7 @@ response-shaped dicts and raises `ApiError`. One re-entrant lock makes it thread
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from . import rules
 from .assets import Asset, AssetsMixin, Folder
 from .errors import conflict, duplicate_collection, invalid, not_found
-from .items import Item, ItemsMixin
+from .items import Item, ItemsMixin, ListView
 from .util import is_object_id, iso_ms, locked, new_id, now_ms
 
 ALL_SCOPES = (
@@ -28,6 +29,12 @@ ALL_SCOPES = (
     "assets:read",
     "assets:write",
 )
+
+
+@functools.lru_cache(maxsize=4096)
+def quoted(name: str) -> str:
+    """A file name as its hosted URL carries it (cached: each re-hosted copy quotes it again)."""
+    return quote(name)
 
 
 @dataclass
@@ -156,7 +163,7 @@ class Collection:
     items: dict[str, Item] = field(default_factory=dict)
     slug_index: dict[str, dict[str, str]] = field(default_factory=dict)
     version: int = 0
-    list_cache: dict[Any, list[Any]] = field(default_factory=dict)
+    list_cache: dict[Any, ListView] = field(default_factory=dict)
 
     def fields_by_slug(self) -> dict[str, Field]:
         return {f.slug: f for f in self.fields.values()}
@@ -490,11 +497,19 @@ class World(ItemsMixin, AssetsMixin):
 
     # --- files -----------------------------------------------------------------------------------
     def file_url(self, site_id: str, file_id: str, name: str) -> str:
-        return f"{self.root_url}/_cdn/{site_id}/{file_id}_{quote(name)}"
+        return f"{self.root_url}/_cdn/{site_id}/{file_id}_{quoted(name)}"
 
     def store_file(
-        self, site_id: str, name: str, content_type: str, data: bytes, file_id: str | None = None
+        self,
+        site_id: str,
+        name: str,
+        content_type: str,
+        data: bytes,
+        file_id: str | None = None,
+        md5: str | None = None,
     ) -> FileRecord:
+        """Hosts bytes under a new (or given) file id; `md5` when the caller knows the digest
+        already (a re-hosted copy of a stored file, a checked upload)."""
         fid = file_id or new_id()
         rec = FileRecord(
             fid,
@@ -502,7 +517,7 @@ class World(ItemsMixin, AssetsMixin):
             name,
             content_type,
             data,
-            hashlib.md5(data).hexdigest(),
+            md5 or hashlib.md5(data).hexdigest(),
             self.file_url(site_id, fid, name),
             now_ms(),
         )

@@ -49,12 +49,30 @@ class Route:
     handler: Handler
     resource: tuple[str, str] | None = None  # (kind, path param) whose site the token must own
     needs_body: bool = False
-    regex: re.Pattern[str] = field(init=False)
+    segments: tuple[str | None, ...] = field(init=False)  # literal, or None for a {param}
+    param_names: dict[int, str] = field(init=False)  # segment index -> path param name
     specificity: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "$")
-        self.specificity = sum(1 for seg in self.pattern.split("/") if seg and "{" not in seg)
+        parts = self.pattern.split("/")
+        self.param_names = {}
+        for i, seg in enumerate(parts):
+            if "{" in seg:
+                name = re.fullmatch(r"\{(\w+)\}", seg)
+                assert name, f"a path param must be a whole segment: {self.pattern}"
+                self.param_names[i] = name[1]
+        self.segments = tuple(None if i in self.param_names else p for i, p in enumerate(parts))
+        self.specificity = sum(1 for seg in parts if seg and "{" not in seg)
+
+    def params(self, segments: list[str]) -> dict[str, str] | None:
+        """The path params when a path (split at '/') fits this pattern: literal segments
+        equal, each param a non-empty segment; else None."""
+        if len(segments) != len(self.segments):
+            return None
+        for want, got in zip(self.segments, segments, strict=True):
+            if got != want and (want is not None or not got):
+                return None
+        return {name: segments[i] for i, name in self.param_names.items()}
 
 
 def _list_sites(w: World, r: Request) -> tuple[int, Any]:
@@ -212,19 +230,28 @@ ROUTES: list[Route] = [
 ]  # fmt: skip
 
 
+# (segment count, first segment) -> routes, in table order: a path is tried against these only
+ROUTES_BY_SHAPE: dict[tuple[int, str | None], list[Route]] = {}
+for _route in ROUTES:
+    assert _route.segments[1] is not None, "routes start with a literal segment"
+    ROUTES_BY_SHAPE.setdefault((len(_route.segments), _route.segments[1]), []).append(_route)
+
+
 def match(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
     """(route, path params, path_known): the most literal pattern matching `path` wins, so
     `/items/live` never reaches `/items/{item_id}`; path_known without route means 405."""
     best: list[tuple[Route, dict[str, str]]] = []
     best_spec = -1
-    for route in ROUTES:
-        m = route.regex.match(path)
-        if not m:
+    segments = path.split("/")
+    shape = (len(segments), segments[1] if len(segments) > 1 else None)
+    for route in ROUTES_BY_SHAPE.get(shape, ()):
+        params = route.params(segments)
+        if params is None:
             continue
         if route.specificity > best_spec:
             best, best_spec = [], route.specificity
         if route.specificity == best_spec:
-            best.append((route, m.groupdict()))
+            best.append((route, params))
     for route, params in best:
         if route.method == method:
             return route, params, True

@@ -6,6 +6,7 @@ ids, referenced items, files) are checked through the small `ValueContext` proto
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -113,8 +114,10 @@ class FileKind:
         return IMAGE_MAX_BYTES if self.is_image else DOCUMENT_MAX_BYTES
 
 
+@functools.lru_cache(maxsize=4096)
 def file_kind(file_name: str) -> FileKind | None:
-    """The allowed kind for a file name, or None when Webflow would refuse its type."""
+    """The allowed kind for a file name, or None when Webflow would refuse its type (cached:
+    every re-hosted file value asks, and a site has a few thousand names)."""
     if "." not in file_name:
         return None
     ext = file_name.rsplit(".", 1)[1].lower()

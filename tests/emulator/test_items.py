@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
+
+from webflow_emulator.util import iso_ms
 
 from .conftest import Api, World
 
@@ -375,3 +379,155 @@ def test_list_is_fast_on_many_items(api: Api, posts: dict[str, Any], world: Worl
         api.ok("GET", posts["path"], params={"offset": offset})
     assert len(coll.items) == 3000
     assert time.monotonic() - start < 10
+
+
+def _ms(iso: str | None) -> int | None:
+    return None if iso is None else int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def _expected(
+    entries: list[dict[str, Any]], ranges: list[tuple[str, str, int]], sort: tuple[str, str]
+) -> list[tuple[str, str]]:
+    """What a ranged, sorted listing must give, from the unfiltered listing in creation order:
+    filter, then a stable sort (items without the sort date first when ascending)."""
+    ops = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+    kept = [
+        e
+        for e in entries
+        if all(_ms(e[f]) is not None and ops[op](_ms(e[f]), ms) for f, op, ms in ranges)
+    ]
+    by, order = sort
+    kept.sort(key=lambda e: _ms(e[by]) if e[by] is not None else -1, reverse=order == "desc")
+    return [(e["id"], e["cmsLocaleId"]) for e in kept]
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_ranged_sorted_listing_pages_match_filter_then_sort(
+    api: Api, posts: dict[str, Any], world: World, live: bool
+) -> None:
+    """A keyset-style walk (a date range that moves, sorted by that date or another, both
+    locales): every page is the stable sort of the matching entries, ties and missing dates
+    included, whether or not the answer is computed from a cached view."""
+    path = posts["path"]
+    for start in range(0, 60, 20):
+        api.ok(
+            "POST",
+            f"{path}/bulk",
+            status=202,
+            json={
+                "cmsLocaleIds": [world.en, world.fr],
+                "fieldData": [{"name": f"n{i}", "slug": f"s{i}"} for i in range(start, start + 20)],
+            },
+        )
+    listed = api.ok("GET", path, params={"cmsLocaleId": world.en})["items"]
+    for first in (0, 1):  # two publishes: live copies with different lastPublished dates
+        ids = [i["id"] for i in listed[first::5]]
+        api.ok("POST", f"{path}/publish", status=202, json={"itemIds": ids})
+    for item in listed[::4]:
+        api.ok("PATCH", f"{path}/{item['id']}", json={"fieldData": {"name": f"x{item['id']}"}})
+    suffix = "/live" if live else ""
+    both = {"cmsLocaleId": f"{world.en},{world.fr}"}
+    entries = api.ok("GET", path + suffix, params=both)["items"]
+    entries += api.ok("GET", path + suffix, params={**both, "offset": 100})["items"]
+    assert entries and len(entries) == len({(e["id"], e["cmsLocaleId"]) for e in entries})
+    fields = ("createdOn", "lastPublished", "lastUpdated")
+    marks = sorted({_ms(e[f]) for e in entries for f in fields if e[f] is not None})
+    assert len(marks) >= 3  # creates, publishes and patches ran at different milliseconds
+    cuts = [marks[0] - 1, marks[0], marks[len(marks) // 2], marks[-1], marks[-1] + 1]
+    cases = [
+        (by, order, on, op)
+        for by in fields
+        for order in ("asc", "desc")
+        for on in fields
+        for op in ("gt", "gte", "lt", "lte")
+    ]
+    for n, (by, order, on, op) in enumerate(cases):
+        ranges = [(on, op, cuts[n % len(cuts)])]
+        if on != "createdOn":
+            ranges.append(("createdOn", "gte", marks[0]))
+        params = {**both, "sortBy": by, "sortOrder": order, "limit": 7}
+        for f, o, ms in ranges:
+            params[f"{f}[{o}]"] = iso_ms(ms)
+        want = _expected(entries, ranges, (by, order))
+        for offset in (0, 7) if n % 2 else (max(len(want) - 3, 0),):
+            page = api.ok("GET", path + suffix, params={**params, "offset": offset})
+            got = [(i["id"], i["cmsLocaleId"]) for i in page["items"]]
+            assert got == want[offset : offset + 7], (by, order, ranges, offset)
+            assert page["pagination"]["total"] == len(want)
+
+
+def _expected_answer(world: World, posts: dict[str, Any], item_id: str, locale: str, live: bool):
+    """The item as the model's dict rendering shows it (what answers were encoded from)."""
+    item = world.emu.state.collections[posts["id"]].items[item_id]
+    loc = item.locales[locale]
+    return item.live_dict(loc) if live else item.staged_dict(loc)
+
+
+def test_item_answers_carry_the_current_field_data_after_every_change(
+    api: Api, posts: dict[str, Any], world: World
+) -> None:
+    """Answers reuse each copy's encoded field data: after a create in two locales, an update of
+    one locale, a publish, a staged edit of a published item, a live update and a field's
+    deletion, every get/list answer is byte for byte json.dumps of the item as it now is."""
+    path = posts["path"]
+    odd = {"summary": 'Caf\u00e9 \u2603 \U0001f600 \u2028 tab\t nl\n ctl\x01 del\x7f "q" \\'}
+    both = [world.en, world.fr]
+    created = api.post(
+        f"{path}/bulk",
+        json={
+            "cmsLocaleIds": both,
+            "fieldData": [
+                {"name": "N\u00e9", "slug": "ne", "score": 1.5e-05, **odd},
+                {"name": "Big", "slug": "big", "score": 12345678901234567890, "featured": True},
+            ],
+        },
+    )
+    made = created.json()["items"]
+    ids = list(dict.fromkeys(m["id"] for m in made))
+    assert created.status_code == 202
+    expected = [
+        {**_expected_answer(world, posts, m["id"], m["cmsLocaleId"], False), "cmsLocaleIds": both}
+        for m in made
+    ]
+    assert created.content == json.dumps({"items": expected}).encode()
+
+    def check() -> None:
+        for item_id in ids:
+            for locale in (world.en, world.fr):
+                for live in (False, True):
+                    r = api.get(
+                        f"{path}/{item_id}{'/live' if live else ''}", params={"cmsLocaleId": locale}
+                    )
+                    if r.status_code == 404:
+                        continue
+                    want = _expected_answer(world, posts, item_id, locale, live)
+                    assert r.content == json.dumps(want).encode(), (item_id, locale, live)
+        body = api.get(path, params={"cmsLocaleId": f"{world.en},{world.fr}"}).content
+        assert json.loads(body)["pagination"]["total"] == 4
+        assert [i["fieldData"] for i in json.loads(body)["items"]] == [
+            _expected_answer(world, posts, item_id, locale, False)["fieldData"]
+            for item_id in ids
+            for locale in (world.en, world.fr)
+        ]
+
+    check()
+    fr = {"id": ids[0], "cmsLocaleId": world.fr, "fieldData": {"name": "Un", "score": 2.5}}
+    api.ok("PATCH", path, json={"items": [fr]})
+    check()
+    api.ok(
+        "POST",
+        f"{path}/publish",
+        status=202,
+        json={"items": [{"id": i, "cmsLocaleIds": [world.en, world.fr]} for i in ids]},
+    )
+    check()
+    api.ok("PATCH", f"{path}/{ids[1]}", json={"fieldData": {"summary": "edited"}})
+    api.ok("PATCH", f"{path}/{ids[0]}/live", json={"fieldData": {"name": "Live"}})
+    check()
+    score = next(
+        f for f in api.ok("GET", f"/collections/{posts['id']}")["fields"] if f["slug"] == "score"
+    )
+    api.ok("DELETE", f"/collections/{posts['id']}/fields/{score['id']}", status=204)
+    check()
+    got = api.ok("GET", f"{path}/{ids[0]}/live")["fieldData"]
+    assert got["name"] == "Live" and "score" not in got
