@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from bench import emu  # noqa: E402
 from bench.floor import NOT_RATE_LIMITED  # noqa: E402
 from bench.generate import generate_site  # noqa: E402
-from bench.run import _own_cpu, new_target  # noqa: E402
+from bench.run import _own_cpu, new_target, settle_after_generation  # noqa: E402
 
 OWN_CODE = ("destinations/", "sources/", "bench/", "webflow_emulator/", "pipelines/")
 
@@ -44,6 +44,7 @@ def profile(items: int, seed: int, py_spy: Path | None) -> dict[str, object]:
         base = server.base_url
         emu.set_config(base, rateLimit=None, timeScale=60)
         gen = generate_site(base, server.admin, items, seed)
+        settle_after_generation()
         target_id, target_token = new_target(base, server.admin, "profile")
         args = {
             "base_url": base,
