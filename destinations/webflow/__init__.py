@@ -35,6 +35,7 @@ from .errors import (
 )
 from .executor import Executor
 from .ledger import open_ledger
+from .ops import op_rows
 from .settings import DESTINATION_NAME
 
 __all__ = [
@@ -115,19 +116,17 @@ def webflow(
     window_seconds: float = 60.0,
     run_id: str = "",
 ) -> None:
-    """Executes a batch of planned ops, in plan order (`sequential`: one op at a time; requests
-    are paced by the rate limit anyway).
+    """Executes a batch of planned ops, in plan order (`sequential`: one batch at a time;
+    requests are paced by the rate limit anyway).
 
     The batch's ledger writes are committed before this returns and dlt commits its offset
-    (`Executor.batch`); a batch re-sent after a kill or an error is run again op by op, each
+    (`Executor.run_batch`); a batch re-sent after a kill or an error is run again, each op
     checked against the ledger before writing (see `executor.py`).
     """
     ex = _executor(
         ledger_path, site_id, api_token, base_url, requests_per_minute, window_seconds, run_id
     )
-    with ex.batch():
-        for row in items:
-            ex.run(row)
+    ex.run_batch(op_rows(items))
 
 
 from .migration import MigrationReport, migrate  # noqa: E402

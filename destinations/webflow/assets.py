@@ -32,6 +32,7 @@ from dlt.common import logger
 from sources.webflow.client import (
     DownloadRefusedError,
     WebflowApiError,
+    WebflowAuthError,
     WebflowTransientError,
     WebflowValidationError,
 )
@@ -343,40 +344,74 @@ class AssetOps(OpContext):
                 )
             return got.path.read_bytes()
 
-    def _reject_asset(self, p: dict[str, Any], field: str | None, reason: str, **kw: Any) -> None:
-        self._audit(
-            "create-asset",
-            "rejected",
-            source_id=p.get("asset_id") or (p["keys"][0] if p["keys"] else p["md5"]),
-            field=field,
-            error=reason,
-            **kw,
-        )
-        logger.warning(f"webflow: asset {p.get('asset_id') or p['md5']} rejected: {reason}")
-
     def _op_reject_assets(self, _c: str, p: dict[str, Any]) -> None:
         for a in p["assets"]:
             self._audit(
                 "create-asset", "rejected", source_id=a["id"], field="file", error=a["reason"]
             )
 
-    def _op_upload_asset(self, _c: str, p: dict[str, Any]) -> None:
+    def _ops_upload_asset(self, rows: list[dict[str, Any]]) -> None:
+        """The uploads of one dlt batch: their intents in one commit before the first request,
+        then the uploads, then their results in one write per table (about 5 ledger statements
+        and a commit per upload before). A file the ledger knows is only mapped; an intent still
+        in flight from an earlier attempt is recovered by name and MD5 first. An upload that
+        raises (5xx, lost connection) is raised after the others are recorded: its intent stays
+        in flight, and dlt's retry of the batch recovers or uploads it."""
+        known = set(self.ledger.assets(self.site))
+        todo: dict[str, dict[str, Any]] = {}
+        sources: list[tuple[str, str]] = []
+        for r in rows:
+            md5 = r["payload"]["md5"]
+            if md5 in known:  # uploaded already (or by an op before it in the batch)
+                sources.extend((k, md5) for k in r["payload"]["keys"])
+            else:
+                todo[r["op_key"]] = r["payload"]
+                known.add(md5)
+        if not todo:
+            self.ledger.put_asset_sources(self.site, sources)
+            return
+        earlier = self._begin_many(
+            [
+                (key, "upload_asset", "", {"md5": p["md5"], "file_name": p["file_name"]})
+                for key, p in todo.items()
+            ]
+        )
+        done = self._recover_assets({k: todo[k] for k in earlier}) if earlier else []
+        recovered = {u.key for u in done}
+        folders = self.ledger.folders(self.site)
+        uploads = [(k, p) for k, p in todo.items() if k not in recovered]
+        uploaded, error = self._upload_all(uploads, folders)
+        self._record_uploads(done + uploaded, sources)
+        if error is not None:
+            raise error
+
+    def _upload_all(
+        self, uploads: list[tuple[str, dict[str, Any]]], folders: dict[str, str]
+    ) -> tuple[list[_Upload], Exception | None]:
+        """Runs `_upload` for each (op key, payload), in order; returns the outcomes of those that
+        ended and the first error raised. The files are independent, so one that fails (a 5xx,
+        a lost connection) does not stop the others; a refused token does (it refuses them all).
+        """
+        outcomes: list[_Upload] = []
+        error: Exception | None = None
+        for key, p in uploads:
+            try:
+                outcomes.append(self._upload(key, p, folders))
+            except Exception as exc:  # raised by the caller once the others are recorded
+                error = error or exc
+                if isinstance(exc, WebflowAuthError):
+                    break
+        return outcomes, error
+
+    def _upload(self, key: str, p: dict[str, Any], folders: dict[str, str]) -> _Upload:
+        """One file: create-asset, its S3 upload, then patch-asset when alt text or a display
+        name must be set. Writes no ledger row itself: the caller records the uploads together.
+        """
         md5 = p["md5"]
-        keys = [(k, md5) for k in p["keys"]]
-        if md5 in self.ledger.assets(self.site):
-            self.ledger.put_asset_sources(self.site, keys)
-            return
-        earlier = self._begin("upload_asset", "", {"md5": md5, "file_name": p["file_name"]})
-        if earlier and self._recover_asset(p):
-            self.ledger.put_asset_sources(self.site, keys)
-            self._finish()
-            return
         try:
             data = self._file_bytes(p)
         except _BadFile as exc:
-            self._reject_asset(p, exc.field, exc.reason)
-            self._finish()
-            return
+            return self._reject_asset(key, p, exc.field, exc.reason)
         name = safe_file_name(p["file_name"])
         if name != p["file_name"]:
             self._audit(
@@ -387,7 +422,7 @@ class AssetOps(OpContext):
                 error=f"unsafe file name {p['file_name']!r} uploaded as {name!r}",
             )
         body: dict[str, Any] = {"fileName": name, "fileHash": md5}
-        folder = self.ledger.folders(self.site).get(p.get("folder") or "")
+        folder = folders.get(p.get("folder") or "")
         if folder:
             body["parentFolder"] = folder
         try:
@@ -395,28 +430,30 @@ class AssetOps(OpContext):
         except WebflowValidationError as exc:
             # e.g. a file type the target does not take: this file only, the run goes on
             field, reason = _first_detail(exc)
-            self._reject_asset(
-                p, field, f"target refused {p['file_name']!r}: {reason}", http_status=exc.status
+            return self._reject_asset(
+                key,
+                p,
+                field,
+                f"target refused {p['file_name']!r}: {reason}",
+                http_status=exc.status,
             )
-            self._finish()
-            return
-        form = [(k, str(v)) for k, v in (created.get("uploadDetails") or {}).items()]
-        content_type = (created.get("uploadDetails") or {}).get("content-type")
+        details = created.get("uploadDetails") or {}
+        form = [(k, str(v)) for k, v in details.items()]
         try:
-            answer = self.client.upload_form(created["uploadUrl"], form, name, data, content_type)
+            answer = self.client.upload_form(
+                created["uploadUrl"], form, name, data, details.get("content-type")
+            )
         except WebflowTransientError as exc:  # 5xx or broken connections, after retries
             raise TargetWriteError(f"S3 upload of {name}: {exc}") from exc
-        self.uploads += 1
         if answer.status_code != 201:
-            self._reject_asset(
+            return self._reject_asset(
+                key,
                 p,
                 "file",
                 f"target's file storage refused {p['file_name']!r} ({len(data)} bytes): "
                 f"{_s3_error(answer.text)}",
                 http_status=answer.status_code,
             )
-            self._finish()
-            return
         hosted = created.get("hostedUrl") or ""
         patch: dict[str, Any] = {}
         if p.get("alt_text"):
@@ -426,41 +463,93 @@ class AssetOps(OpContext):
         if patch:
             patched = self.client.patch(f"/assets/{created['id']}", patch, operation="patch-asset")
             hosted = (patched or {}).get("hostedUrl") or hosted
-        self.ledger.put_asset(
-            self.site,
-            md5,
-            created["id"],
-            hosted,
-            name,
-            p.get("alt_text"),
-            p.get("display_name"),
-        )
-        self.ledger.put_asset_sources(self.site, keys)
         self._audit("create-asset", "ok", source_id=md5, target_id=created["id"])
-        self._finish()
+        return _Upload(
+            key, p, (md5, created["id"], hosted, name, p.get("alt_text"), p.get("display_name"))
+        )
 
-    def _recover_asset(self, p: dict[str, Any]) -> bool:
+    def _reject_asset(
+        self, key: str, p: dict[str, Any], field: str | None, reason: str, **kw: Any
+    ) -> _Upload:
+        self._audit(
+            "create-asset",
+            "rejected",
+            source_id=p.get("asset_id") or (p["keys"][0] if p["keys"] else p["md5"]),
+            field=field,
+            error=reason,
+            **kw,
+        )
+        logger.warning(f"webflow: asset {p.get('asset_id') or p['md5']} rejected: {reason}")
+        return _Upload(key, p, None)
+
+    def _record_uploads(self, outcomes: list[_Upload], sources: list[tuple[str, str]]) -> None:
+        """Writes what the uploads (and recoveries) ended with, one statement per table, and
+        marks their intents done."""
+        assets = [u.asset for u in outcomes if u.asset is not None]
+        self.ledger.put_assets(self.site, assets)
+        self.ledger.put_asset_sources(
+            self.site,
+            sources
+            + [
+                (k, u.payload["md5"])
+                for u in outcomes
+                if u.asset is not None
+                for k in u.payload["keys"]
+            ],
+        )
+        self._finish_many([u.key for u in outcomes])
+
+    def _recover_assets(self, wanted: dict[str, dict[str, Any]]) -> list[_Upload]:
+        """Uploads whose answer an earlier attempt may have lost: a target asset with the file's
+        name whose bytes have its MD5 is mapped (and given the alt text and display name the
+        lost write was to set). One listing of the target's assets for the whole batch, read
+        until every file is found."""
+        by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for key, p in wanted.items():
+            by_name.setdefault(p["file_name"], []).append((key, p))
+        found: list[_Upload] = []
         for page in self.client.paginate(
             f"/sites/{self.site}/assets", None, "assets", operation="list-assets"
         ):
             for a in page.items:
-                if a.get("originalFileName") != p["file_name"]:
-                    continue
-                with tempfile.TemporaryDirectory() as tmp:
-                    try:
-                        got = self.client.download(a["hostedUrl"], tmp, 40 * 1024 * 1024)
-                    except WebflowApiError:
-                        continue
-                if got.md5 == p["md5"]:
-                    fix = _asset_patch(p.get("alt_text"), p.get("display_name"), p["file_name"], a)
-                    if fix:  # the lost write may have been the create, before the patch
-                        self.client.patch(f"/assets/{a['id']}", fix, operation="patch-asset")
-                    self.ledger.put_asset(
-                        self.site, p["md5"], a["id"], a["hostedUrl"], p["file_name"]
-                    )
-                    self._audit("create-asset", "recovered", source_id=p["md5"], target_id=a["id"])
-                    return True
-        return False
+                candidates = by_name.get(a.get("originalFileName") or "")
+                if candidates:
+                    found += self._recovered(a, candidates)
+            if len(found) == len(wanted):
+                break
+        return found
+
+    def _recovered(
+        self, a: dict[str, Any], candidates: list[tuple[str, dict[str, Any]]]
+    ) -> list[_Upload]:
+        """The candidate uploads (same file name, not found yet) target asset `a` holds, by
+        MD5 (removed from `candidates`)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                got = self.client.download(a["hostedUrl"], tmp, 40 * 1024 * 1024)
+            except WebflowApiError:
+                return []
+        out = []
+        for key, p in [c for c in candidates if c[1]["md5"] == got.md5]:
+            candidates.remove((key, p))
+            fix = _asset_patch(p.get("alt_text"), p.get("display_name"), p["file_name"], a)
+            if fix:  # the lost write may have been the create, before the patch
+                self.client.patch(f"/assets/{a['id']}", fix, operation="patch-asset")
+            self._audit("create-asset", "recovered", source_id=p["md5"], target_id=a["id"])
+            out.append(
+                _Upload(key, p, (p["md5"], a["id"], a["hostedUrl"], p["file_name"], None, None))
+            )
+        return out
+
+
+@dataclass
+class _Upload:
+    """What one upload (or recovery) of an op ended with: the asset_map row of the target asset
+    (md5, id, url, file name, alt text, display name), or None when the file was refused."""
+
+    key: str
+    payload: dict[str, Any]
+    asset: tuple[str, str, str, str, str | None, str | None] | None
 
 
 class _BadFile(Exception):

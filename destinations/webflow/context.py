@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dlt.common import logger
@@ -45,9 +46,10 @@ class OpContext:
         self.ledger = ledger
         self.site = site_id
         self.run_id = run_id
-        self.uploads = 0
         self._lock = threading.RLock()  # `batch` holds it around `run`
         self._phase = ""
+        self._key = ""
+        self._batching = 0
         self._audit_rows: list[dict[str, Any]] = []
 
     # plumbing
@@ -59,42 +61,79 @@ class OpContext:
         dlt batch in it, so the ledger is committed before dlt commits the batch's offset: a
         kill before that re-sends the batch, and every op of it is safe to run again (creates
         are found in the ledger, or recovered by natural key while their intent is in flight;
-        updates, publishes and deletes are idempotent)."""
+        updates, publishes and deletes are idempotent). Audit rows are written once, at the end
+        (or with the next intent's commit), not once per op."""
         with self._lock, self.ledger.deferred():
-            yield
+            self._batching += 1
+            try:
+                yield
+            finally:
+                self._batching -= 1
+                if not self._batching:
+                    self._flush_audit()
+
+    def run_batch(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Executes a dlt batch of op rows in plan order. Consecutive rows of a kind with a batch
+        handler (`_ops_<kind>`, e.g. uploads) go to it together, so their ledger writes are one
+        statement each instead of one per op."""
+        with self.batch():
+            for kind, group in itertools.groupby(rows, key=lambda r: r["kind"]):
+                if hasattr(self, f"_ops_{kind}"):
+                    self._execute(list(group))
+                else:
+                    for row in group:
+                        self._execute([row])
 
     def run(self, row: dict[str, Any]) -> None:
         """Executes one op row (its writes are committed by the end of `batch`, or of the op
         when it runs alone)."""
-        handler: Callable[[str, dict[str, Any]], None] = getattr(self, f"_op_{row['kind']}")
-        with self._lock, self.ledger.deferred():
-            self._phase = row.get("phase") or ""
-            self._key = row["op_key"]
-            try:
-                handler(row.get("collection") or "", row.get("payload") or {})
-            except WebflowAuthError as exc:
-                raise MissingScopeError(exc.message, exc.missing_scopes) from exc
-            except WebflowTransientError as exc:
-                raise TargetWriteError(str(exc)) from exc
-            finally:
-                self._flush_audit()
+        with self.batch():
+            self._execute([row])
+
+    def _execute(self, rows: list[dict[str, Any]]) -> None:
+        """Runs `rows` (one op, or a group of one kind for its batch handler); maps the client's
+        errors to the destination's."""
+        first = rows[0]
+        self._phase = first.get("phase") or ""
+        self._key = first["op_key"]
+        try:
+            many = getattr(self, f"_ops_{first['kind']}", None)
+            if many is not None:
+                many(rows)
+                return
+            handler: Callable[[str, dict[str, Any]], None] = getattr(self, f"_op_{first['kind']}")
+            handler(first.get("collection") or "", first.get("payload") or {})
+        except WebflowAuthError as exc:
+            raise MissingScopeError(exc.message, exc.missing_scopes) from exc
+        except WebflowTransientError as exc:
+            raise TargetWriteError(str(exc)) from exc
 
     def _begin(self, kind: str, collection: str, payload: Any) -> bool:
         """Records the intent; returns True when an earlier attempt may have written already.
 
-        The ledger's commit of the intent (which also commits the ops before it in the batch)
-        is the only durable record needed: it is synced before the request goes out, and the
-        ledger outlives the load package. (Copying it to the package's destination state too
-        cost a state-file write per create and recovered nothing the ledger did not.)"""
-        earlier = self.ledger.op_status(self.site, self._key) == "in_flight"
-        self.ledger.begin(self.site, self._key, kind, collection, payload)
+        The ledger's commit of the intent (which also commits the ops before it in the batch,
+        and their audit rows) is the only durable record needed: it is synced before the request
+        goes out, and the ledger outlives the load package. (Copying it to the package's
+        destination state too cost a state-file write per create and recovered nothing the
+        ledger did not.)"""
+        return bool(self._begin_many([(self._key, kind, collection, payload)]))
+
+    def _begin_many(self, intents: Sequence[tuple[str, str, str, Any]]) -> set[str]:
+        """Records intents of (op key, kind, collection, payload) in one commit; returns the keys
+        an earlier attempt may have written already (their intent was still in flight)."""
+        earlier = {k for k, *_ in intents if self.ledger.op_status(self.site, k) == "in_flight"}
+        self._flush_audit()
+        self.ledger.begin_many(self.site, intents)
         return earlier
 
     def _finish(self) -> None:
         self.ledger.finish(self.site, self._key)
 
+    def _finish_many(self, op_keys: Sequence[str]) -> None:
+        self.ledger.finish_many(self.site, op_keys)
+
     def _audit(self, operation: str, status: str, **kw: Any) -> None:
-        """Buffers an audit row; `run` writes the op's rows in one statement."""
+        """Buffers an audit row; `batch` writes the rows of its ops in one statement."""
         self._audit_rows.append(
             dict(
                 run_id=self.run_id,

@@ -3,10 +3,10 @@
 Idempotency, since dlt delivers a batch at least once (DLT_NOTES section 1, trap 4):
 1. the ledger is checked first: objects it already maps are never written again;
 2. before a create is sent, an intent is stored in the ledger and committed (DuckDB syncs it;
-   the commit also covers the ops before it in the batch); when the op comes again with its
-   intent still in flight, the response was lost, and the objects are first looked up by
-   natural key in the target (collection/field slug, folder name + parent, file name + MD5,
-   item slug);
+   the commit also covers the ops before it in the batch; the uploads of a batch commit their
+   intents together, before the first one is sent); when the op comes again with its intent
+   still in flight, the response was lost, and the objects are first looked up by natural key
+   in the target (collection/field slug, folder name + parent, file name + MD5, item slug);
 3. updates, publishes and deletes are idempotent by nature and are simply sent again.
 
 Errors: a 400 on a bulk request is narrowed to the offending entries (from `details`, or by

@@ -16,7 +16,8 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Container, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,21 @@ TABLES = frozenset(re.findall(r"create table if not exists (\w+)", _DDL))
 """Every table of a ledger file (the CLI refuses a ledger file holding any other table)."""
 _WORDS = re.compile(r"\w+")
 _PLACEHOLDERS = re.compile(r"^\(\s*\?(?:\s*,\s*\?)*\s*\)$")
-_ARROW_MIN_PARAMS = 100
-"""Below this many parameters multi-row VALUES are cheaper than registering an Arrow table."""
+_ARROW_MIN_ROWS = 1000
+"""From this many rows a registered Arrow table passes them faster than list parameters."""
 _MAP_TABLES = {"ids": "item_map", "assets": "asset_map", "intents": "intents"}
 """The ledger's write-through maps (`Ledger._maps`) and the table each one mirrors."""
 _ASSET_KEYS = ("target_asset_id", "target_url", "file_name", "alt_text", "display_name")
+_ITEM_COLUMNS = (
+    "target_site_id, source_collection_id, source_item_id, locale, target_item_id, slug, "
+    "applied_hash, is_live, updated_at"
+)
+
+
+def _known(keys: Sequence[str], existing: Container[str]) -> list[bool]:
+    """Per key: it may have a row already (in `existing`, or twice in `keys`)."""
+    counts = Counter(keys)
+    return [k in existing or counts[k] > 1 for k in keys]
 
 
 def _tables_in(sql: str) -> frozenset[str]:
@@ -151,6 +162,14 @@ class Ledger:
         self._maps: dict[tuple[str, str], dict[str, Any]] = {}
         self._deferring = False  # inside `deferred()`: writes share one transaction
         self._in_txn = False
+        # writes held back until the deferred transaction commits (or a statement names their
+        # table, `_settle`): an op's new item_map rows, the lastUpdated of its answers and its
+        # intent's `done` then go in with the next op's statements instead of one statement
+        # each (see `_flush_items`)
+        self._new_items: dict[tuple[str, str, str, str], list[Any]] = {}
+        self._new_by_target: dict[tuple[str, str, str], list[Any]] = {}
+        self._updated: dict[tuple[str, str, str], str | None] = {}
+        self._done: dict[tuple[str, str], None] = {}
         with self._lock:
             self._con.execute(_DDL)
 
@@ -177,22 +196,32 @@ class Ledger:
             try:
                 yield
             finally:
-                self._deferring = False
-                self.commit()
+                try:
+                    self.commit()
+                finally:
+                    self._deferring = False
 
     def commit(self) -> None:
         """Commits the writes deferred so far (no-op outside `deferred()`)."""
         with self._lock:
-            if not self._in_txn:
-                return
-            self._in_txn = False
             try:
-                self._con.execute("commit")
+                self._settle(frozenset(_MAP_TABLES.values()))
+                if self._in_txn:
+                    self._con.execute("commit")
+                    self._in_txn = False
             except duckdb.Error:
-                self._con.execute("rollback")
-                self._reads.clear()
-                self._maps.clear()  # they hold the writes just rolled back
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        """Rolls the deferred transaction back, with everything that mirrors its writes."""
+        self._reads.clear()
+        self._maps.clear()
+        for held in (self._new_items, self._new_by_target, self._updated, self._done):
+            held.clear()
+        if self._in_txn:
+            self._in_txn = False
+            self._con.execute("rollback")
 
     def _write(self) -> None:
         """Before a write statement: opens the deferred transaction when there is one."""
@@ -206,6 +235,8 @@ class Ledger:
                 self._invalidate(sql)
                 self._write()
                 return self._con.execute(sql, list(params)).fetchall()
+            if self._new_items or self._updated or self._done:
+                self._settle(_tables_in(sql))
             key = (sql, tuple(params))
             hit = self._reads.get(key)
             if hit is None:
@@ -214,14 +245,43 @@ class Ledger:
             return list(hit[1])
 
     def _invalidate(self, sql: str) -> None:
-        """Forgets cached selects (and write-through maps) of the tables a write names."""
+        """Forgets cached selects (and write-through maps) of the tables a write names, after
+        writing what was held back for them (so statements keep their order)."""
         touched = _tables_in(sql)
+        self._settle(touched)
         if touched and self._reads:
             for key in [k for k, (tables, _) in self._reads.items() if tables & touched]:
                 del self._reads[key]
         if touched and self._maps:
             for key in [k for k in self._maps if _MAP_TABLES[k[0]] in touched]:
                 del self._maps[key]
+
+    def _settle(self, tables: frozenset[str]) -> None:
+        """Writes what is held back for `tables` (before a statement that names them)."""
+        if "item_map" in tables and (self._new_items or self._updated):
+            self._flush_items()
+        if "intents" in tables and self._done:
+            done, self._done = list(self._done), {}
+            self._update_done(done)
+
+    def _flush_items(self) -> None:
+        """The held-back item_map writes: new rows in one plain insert (an `insert or replace`
+        costs several times more), then the lastUpdated of rows already there in one update."""
+        rows, self._new_items, self._new_by_target = list(self._new_items.values()), {}, {}
+        updated, self._updated = self._updated, {}
+        sites = {r[0] for r in rows} | {k[0] for k in updated}
+        with self._keeping(*[("ids", site) for site in sites]):
+            self._many(
+                f"insert into item_map ({_ITEM_COLUMNS}, target_updated) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._update_many(
+                "item_map",
+                ["target_site_id", "target_item_id", "locale"],
+                ["target_updated"],
+                [[ts, *key] for key, ts in updated.items()],
+            )
 
     @contextlib.contextmanager
     def _keeping(self, *keys: tuple[str, str]) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
@@ -233,79 +293,72 @@ class Ledger:
             yield kept
             self._maps.update(kept)
 
-    def _arrow_rows(self, names: Sequence[str], rows: list[list[Any]]) -> Any:
+    def _arrow_rows(self, names: Sequence[str], rows: list[Sequence[Any]]) -> Any:
         """`rows` as an Arrow table with columns `names`, or None when Arrow cannot type them
-        (e.g. mixed types in a column) or the rows are too few to be worth it."""
-        if _pa is None or len(rows) * len(names) < _ARROW_MIN_PARAMS:
+        (e.g. mixed types in a column)."""
+        if _pa is None:
             return None
         try:
             return _pa.table({n: _pa.array([r[i] for r in rows]) for i, n in enumerate(names)})
         except (_pa.ArrowInvalid, _pa.ArrowTypeError, _pa.ArrowNotImplementedError):
             return None
 
-    def _with_rows(self, table: Any, sql: str) -> None:
-        """Runs `sql`, which reads the Arrow `table` as `_ledger_rows` (caller holds the lock)."""
+    @contextlib.contextmanager
+    def _rows_as(
+        self, names: Sequence[str], rows: list[Sequence[Any]]
+    ) -> Iterator[tuple[str, list[Any]]]:
+        """A `select` giving `rows` as columns `names`, with its parameters (caller holds the
+        lock): one list parameter per column, unnested, or for thousands of rows an Arrow table
+        registered as `_ledger_rows` (registering costs about a millisecond, several times what
+        a few hundred rows cost as lists; DuckDB's executemany runs one statement per row)."""
+        table = self._arrow_rows(names, rows) if len(rows) >= _ARROW_MIN_ROWS else None
+        if table is None:
+            columns = ", ".join(f"unnest(?) as {n}" for n in names)
+            yield f"select {columns}", [list(c) for c in zip(*rows, strict=True)]
+            return
         self._con.register("_ledger_rows", table)
         try:
-            self._con.execute(sql)
+            yield "select * from _ledger_rows", []
         finally:
             self._con.unregister("_ledger_rows")
 
     def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """`insert ... values (?, ...)` for many rows, as multi-row VALUES in chunks (DuckDB's
-        executemany runs one statement per row, which is slow for thousands of rows)."""
-        rows = [list(r) for r in rows]
+        """`insert ... values (?, ...)` for many rows in one statement."""
+        rows = list(rows)
         if not rows:
             return
         head, _, tuple_sql = sql.rpartition("values")
-        if _PLACEHOLDERS.match(tuple_sql.strip()):
-            table = self._arrow_rows([f"c{i}" for i in range(len(rows[0]))], rows)
-            if table is not None:
-                with self._lock:
-                    self._invalidate(head)
-                    self._write()
-                    self._with_rows(table, f"{head} select * from _ledger_rows")
-                return
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            values = ", ".join([tuple_sql.strip()] * len(chunk))
-            params = [v for r in chunk for v in r]
-            with self._lock:
-                self._invalidate(head)
-                self._write()
-                self._con.execute(f"{head} values {values}", params)
+        if not _PLACEHOLDERS.match(tuple_sql.strip()):
+            raise ValueError(f"not one placeholder per column: {sql}")
+        with self._lock:
+            self._invalidate(head)
+            self._write()
+            with self._rows_as([f"c{i}" for i in range(len(rows[0]))], rows) as (select, params):
+                self._con.execute(f"{head} {select}", params)
+
+    def _upsert(self, table: str, rows: list[Sequence[Any]], known: list[bool]) -> None:
+        """Rows of all of `table`'s columns, `known[i]` telling whether row i's key may be there
+        already: those go in with `insert or replace`, the others with a plain insert, which
+        costs a fraction (an upsert is several milliseconds however few rows it has)."""
+        marks = "(" + ", ".join("?" for _ in rows[0]) + ")" if rows else "()"
+        old = [r for r, k in zip(rows, known, strict=True) if k]
+        new = [r for r, k in zip(rows, known, strict=True) if not k]
+        self._many(f"insert or replace into {table} values {marks}", old)
+        self._many(f"insert into {table} values {marks}", new)
 
     def _update_many(self, table: str, key: Sequence[str], cols: Sequence[str], rows: list) -> None:
-        """Updates `cols` of the rows matching `key` (both given per row), from an Arrow table
-        (or through a temp table)."""
+        """Updates `cols` of the rows matching `key` (both given per row) in one statement."""
         if not rows:
             return
-        names = [*cols, *key]
-        table_rows = self._arrow_rows(names, [list(r) for r in rows])
-        if table_rows is not None:
-            assign = ", ".join(f"{c} = _ledger_rows.{c}" for c in cols)
-            match = " and ".join(f"{table}.{k} = _ledger_rows.{k}" for k in key)
-            with self._lock:
-                self._invalidate(table)
-                self._write()
-                self._with_rows(
-                    table_rows, f"update {table} set {assign} from _ledger_rows where {match}"
-                )
-            return
-        with self._lock:
-            self._write()
-            self._con.execute(
-                f"create or replace temp table _upd as select {', '.join(names)} "
-                f"from {table} limit 0"
-            )
-        marks = "(" + ", ".join("?" for _ in names) + ")"
-        self._many(f"insert into _upd values {marks}", rows)
-        assign = ", ".join(f"{c} = _upd.{c}" for c in cols)
-        match = " and ".join(f"{table}.{k} = _upd.{k}" for k in key)
+        assign = ", ".join(f"{c} = v.{c}" for c in cols)
+        match = " and ".join(f"{table}.{k} = v.{k}" for k in key)
         with self._lock:
             self._invalidate(table)
-            self._con.execute(f"update {table} set {assign} from _upd where {match}")
-            self._con.execute("drop table _upd")
+            self._write()
+            with self._rows_as([*cols, *key], rows) as (select, params):
+                self._con.execute(
+                    f"update {table} set {assign} from ({select}) v where {match}", params
+                )
 
     # locales, collections, fields, options
 
@@ -400,33 +453,41 @@ class Ledger:
         alt_text: str | None = None,
         display_name: str | None = None,
     ) -> None:
-        with self._keeping(("assets", site)) as kept:
-            self._exec(
-                "insert or replace into asset_map values (?, ?, ?, ?, ?, ?, ?)",
-                (site, md5, target_id, target_url, file_name, alt_text, display_name),
-            )
-            if kept:
-                kept[("assets", site)][md5] = {
-                    "target_asset_id": target_id,
-                    "target_url": target_url,
-                    "file_name": file_name,
-                    "alt_text": alt_text,
-                    "display_name": display_name,
-                }
+        self.put_assets(site, [(md5, target_id, target_url, file_name, alt_text, display_name)])
+
+    def put_assets(
+        self, site: str, rows: Iterable[tuple[str, str, str, str, str | None, str | None]]
+    ) -> None:
+        """Rows of (md5, target asset id, target url, file name, alt text, display name), in one
+        statement (an `insert or replace` costs milliseconds however few rows it has)."""
+        rows = list(rows)
+        with self._lock:
+            known = self._assets(site)
+            with self._keeping(("assets", site)) as kept:
+                self._upsert(
+                    "asset_map", [(site, *r) for r in rows], _known([r[0] for r in rows], known)
+                )
+                kept[("assets", site)].update(
+                    (r[0], dict(zip(_ASSET_KEYS, r[1:], strict=True))) for r in rows
+                )
 
     def assets(self, site: str) -> dict[str, dict[str, Any]]:
         """MD5 -> {target_asset_id, target_url, file_name, alt_text, display_name}."""
         with self._lock:
-            found = self._maps.get(("assets", site))
-            if found is None:
-                rows = self._con.execute(
-                    "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
-                    "from asset_map where target_site_id = ?",
-                    [site],
-                ).fetchall()
-                found = {r[0]: dict(zip(_ASSET_KEYS, r[1:], strict=True)) for r in rows}
-                self._maps[("assets", site)] = found
-            return {md5: dict(a) for md5, a in found.items()}
+            return {md5: dict(a) for md5, a in self._assets(site).items()}
+
+    def _assets(self, site: str) -> dict[str, dict[str, Any]]:
+        """`assets`' map itself (callers must not change it)."""
+        found = self._maps.get(("assets", site))
+        if found is None:
+            rows = self._con.execute(
+                "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
+                "from asset_map where target_site_id = ?",
+                [site],
+            ).fetchall()
+            found = {r[0]: dict(zip(_ASSET_KEYS, r[1:], strict=True)) for r in rows}
+            self._maps[("assets", site)] = found
+        return found
 
     def put_asset_sources(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Rows of (source asset id or source url, md5): the lookup by source key."""
@@ -454,19 +515,33 @@ class Ledger:
         """Rows of (source coll, source item, locale, target item, slug, applied hash, live).
 
         A NULL applied hash marks an item created but not yet finished (links, publish, states):
-        the next plan updates it again.
+        the next plan updates it again. Inside `deferred()`, rows of items the ledger has never
+        mapped are held back and inserted with the transaction (`_flush_items`).
         """
         now = _now()
         rows = list(rows)
-        with self._keeping(("ids", site)) as kept:
-            self._many(
-                "insert or replace into item_map (target_site_id, source_collection_id, "
-                "source_item_id, locale, target_item_id, slug, applied_hash, is_live, updated_at) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((site, *r, now) for r in rows),
-            )
-            if kept:
-                kept[("ids", site)].update((r[1], r[3]) for r in rows)
+        with self._lock:
+            mapped = self._ids(site) if self._deferring else None
+            if mapped is not None and self._all_new(mapped, rows):
+                for r in rows:
+                    row = [site, *r, now, None]
+                    self._new_items[(site, r[0], r[1], r[2])] = row
+                    self._new_by_target[(site, r[3], r[2])] = row
+                mapped.update((r[1], r[3]) for r in rows)
+                return
+            with self._keeping(("ids", site)) as kept:
+                self._many(
+                    f"insert or replace into item_map ({_ITEM_COLUMNS}) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((site, *r, now) for r in rows),
+                )
+                if ("ids", site) in kept:
+                    kept[("ids", site)].update((r[1], r[3]) for r in rows)
+
+    @staticmethod
+    def _all_new(mapped: dict[str, str], rows: list[tuple[Any, ...]]) -> bool:
+        """No item of `rows` is mapped yet (nor twice in `rows`): a plain insert can take them."""
+        return not any(r[1] in mapped for r in rows) and len({r[:3] for r in rows}) == len(rows)
 
     def items(self, site: str) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
         """(source coll, source item) -> locale -> {target_item_id, slug, applied_hash, is_live,
@@ -492,16 +567,21 @@ class Ledger:
     def target_item_ids(self, site: str) -> dict[str, str]:
         """Source item id -> target item id (ids are the same in every locale)."""
         with self._lock:
-            found = self._maps.get(("ids", site))
-            if found is None:
-                found = self._maps[("ids", site)] = dict(
-                    self._con.execute(
-                        "select distinct source_item_id, target_item_id from item_map "
-                        "where target_site_id = ?",
-                        [site],
-                    ).fetchall()
-                )
-            return dict(found)
+            return dict(self._ids(site))
+
+    def _ids(self, site: str) -> dict[str, str]:
+        """`target_item_ids`' map itself (callers must not change it)."""
+        found = self._maps.get(("ids", site))
+        if found is None:
+            self._settle(frozenset({"item_map"}))
+            found = self._maps[("ids", site)] = dict(
+                self._con.execute(
+                    "select distinct source_item_id, target_item_id from item_map "
+                    "where target_site_id = ?",
+                    [site],
+                ).fetchall()
+            )
+        return found
 
     def mark_applied(
         self, site: str, rows: Iterable[tuple[str, str, str, str, bool, str | None]]
@@ -539,37 +619,56 @@ class Ledger:
         self._put_target_updated(site, [(tid, loc, None) for tid, loc in rows])
 
     def _put_target_updated(self, site: str, rows: list[tuple[str, str, str | None]]) -> None:
-        """Sets `target_updated` of (target item id, target cmsLocaleId) rows."""
+        """Sets `target_updated` of (target item id, target cmsLocaleId) rows (held back
+        inside `deferred()`, see `_flush_items`)."""
         if not rows:
             return
         locales = {v: k for k, v in self.locales(site).items()}
-        with self._keeping(("ids", site)):
-            self._update_many(
-                "item_map",
-                ["target_site_id", "target_item_id", "locale"],
-                ["target_updated"],
-                [[ts, site, tid, locales.get(loc, loc)] for tid, loc, ts in rows],
-            )
+        keyed = [((site, tid, locales.get(loc, loc)), ts) for tid, loc, ts in rows]
+        with self._lock:
+            if self._deferring:
+                for key, ts in keyed:
+                    row = self._new_by_target.get(key)
+                    if row is not None:
+                        row[-1] = ts
+                    else:
+                        self._updated[key] = ts
+                return
+            with self._keeping(("ids", site)):
+                self._update_many(
+                    "item_map",
+                    ["target_site_id", "target_item_id", "locale"],
+                    ["target_updated"],
+                    [[ts, *key] for key, ts in keyed],
+                )
 
     def retire_items(self, site: str, collection: str, ids: Sequence[str], mark: str) -> None:
         """Marks items gone from the source that stay in the target (archived or kept)."""
-        for i in ids:
-            self._exec(
-                "update item_map set applied_hash = ?, is_live = false, updated_at = ? "
-                "where target_site_id = ? and source_collection_id = ? and source_item_id = ?",
-                (mark, _now(), site, collection, i),
+        now = _now()
+        with self._keeping(("ids", site)):
+            self._update_many(
+                "item_map",
+                ["target_site_id", "source_collection_id", "source_item_id"],
+                ["applied_hash", "is_live", "updated_at"],
+                [[mark, False, now, site, collection, i] for i in ids],
             )
 
     def forget_items(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Drops (source coll, source item) mappings of items deleted in the target."""
-        with self._keeping(("ids", site)) as kept:
-            for c, i in rows:
-                self._exec(
-                    "delete from item_map where target_site_id = ? and source_collection_id = ? "
-                    "and source_item_id = ?",
-                    (site, c, i),
+        rows = list(rows)
+        if not rows:
+            return
+        with self._lock, self._keeping(("ids", site)) as kept:
+            self._invalidate("item_map")
+            self._write()
+            with self._rows_as(["c", "i"], rows) as (select, params):
+                self._con.execute(
+                    f"delete from item_map using ({select}) v where item_map.target_site_id = ? "
+                    "and item_map.source_collection_id = v.c and item_map.source_item_id = v.i",
+                    [*params, site],
                 )
-                if kept:
+            if ("ids", site) in kept:
+                for _c, i in rows:
                     kept[("ids", site)].pop(i, None)
 
     # what the target was seen to hold (so an incremental run need not read it again)
@@ -654,24 +753,49 @@ class Ledger:
 
     def begin(self, site: str, op_key: str, kind: str, collection: str, payload: Any) -> None:
         """Records an intent, durably (commits what `deferred()` held back too)."""
-        with self._keeping(("intents", site)) as kept:
-            self._exec(
-                "insert or replace into intents values (?, ?, ?, ?, ?, 'in_flight', ?)",
-                (site, op_key, kind, collection, json.dumps(payload), _now()),
+        self.begin_many(site, [(op_key, kind, collection, payload)])
+
+    def begin_many(self, site: str, rows: Sequence[tuple[str, str, str, Any]]) -> None:
+        """Records intents of (op key, kind, collection, payload) in one statement, durably
+        (commits what `deferred()` held back too): one commit before a batch's requests."""
+        now = _now()
+        with self._lock, self._keeping(("intents", site)) as kept:
+            status = self._intents(site)
+            self._upsert(
+                "intents",
+                [(site, k, kind, c, json.dumps(p), "in_flight", now) for k, kind, c, p in rows],
+                _known([k for k, *_ in rows], status),
             )
             self.commit()
-            if kept:
-                kept[("intents", site)][op_key] = "in_flight"
+            if ("intents", site) in kept:
+                kept[("intents", site)].update((r[0], "in_flight") for r in rows)
 
     def finish(self, site: str, op_key: str) -> None:
+        self.finish_many(site, [op_key])
+
+    def finish_many(self, site: str, op_keys: Sequence[str]) -> None:
+        """Marks intents done (held back inside `deferred()` until its commit or the next
+        `begin_many`)."""
+        if not op_keys:
+            return
         with self._keeping(("intents", site)) as kept:
-            self._exec(
-                "update intents set status = 'done', updated_at = ? "
-                "where target_site_id = ? and op_key = ?",
-                (_now(), site, op_key),
-            )
-            if kept:
-                kept[("intents", site)][op_key] = "done"
+            if self._deferring:
+                self._done.update(((site, k), None) for k in op_keys)
+            else:
+                self._update_done([(site, k) for k in op_keys])
+            if ("intents", site) in kept:
+                kept[("intents", site)].update((k, "done") for k in op_keys)
+
+    def _update_done(self, keys: list[tuple[str, str]]) -> None:
+        now = _now()
+        for site in {s for s, _k in keys}:
+            op_keys = [k for s, k in keys if s == site]
+            with self._keeping(("intents", site)):
+                self._exec(
+                    "update intents set status = 'done', updated_at = ? where target_site_id = ? "
+                    f"and op_key in ({', '.join('?' for _ in op_keys)})",
+                    (now, site, *op_keys),
+                )
 
     def in_flight(self, site: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Writes that were sent but whose answer was never recorded."""
@@ -692,14 +816,19 @@ class Ledger:
         """`in_flight`, `done` or None (never begun); from a map of the site's intents read
         once, since every op asks and `begin`/`finish` keep it current."""
         with self._lock:
-            found = self._maps.get(("intents", site))
-            if found is None:
-                found = self._maps[("intents", site)] = dict(
-                    self._con.execute(
-                        "select op_key, status from intents where target_site_id = ?", [site]
-                    ).fetchall()
-                )
-            return found.get(op_key)
+            return self._intents(site).get(op_key)
+
+    def _intents(self, site: str) -> dict[str, str]:
+        """Op key -> status of the site's intents (`op_status`' map itself)."""
+        found = self._maps.get(("intents", site))
+        if found is None:
+            self._settle(frozenset({"intents"}))
+            found = self._maps[("intents", site)] = dict(
+                self._con.execute(
+                    "select op_key, status from intents where target_site_id = ?", [site]
+                ).fetchall()
+            )
+        return found
 
     # audit
 

@@ -9,10 +9,14 @@ at least once) be checked against the ledger before writing again.
 from __future__ import annotations
 
 import hashlib
-import json
+import json as stdjson
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+import pyarrow as pa
+from dlt.common import json
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Op:
         """Names the op by its content (computed when first asked: the planner builds and
         discards the ops of every collection order it tries)."""
         digest = hashlib.sha1(
-            json.dumps(
+            stdjson.dumps(
                 [self.phase, self.kind, self.collection, self.payload],
                 sort_keys=True,
                 default=str,
@@ -42,16 +46,33 @@ class Op:
         ).hexdigest()
         return f"{self.phase}:{self.kind}:{digest[:20]}"
 
-    def row(self, seq: int) -> dict[str, Any]:
-        """The row the destination receives (payload in one json column: DLT_NOTES trap 6)."""
-        return {
-            "op_key": self.key,
-            "seq": seq,
-            "phase": self.phase,
-            "kind": self.kind,
-            "collection": self.collection or "",
-            "payload": self.payload,
+
+def op_table(ops: Sequence[Op]) -> pa.Table:
+    """The rows the destination receives for `ops` (in plan order), as one Arrow table.
+
+    dlt writes an Arrow table to parquet as it is, instead of inferring types row by row and
+    gzipping typed JSON lines twice (extract and normalize); the payload travels as one JSON
+    string, so it arrives exactly as planned (DLT_NOTES trap 6)."""
+    return pa.table(
+        {
+            "op_key": pa.array([op.key for op in ops], pa.string()),
+            "seq": pa.array(range(len(ops)), pa.int64()),
+            "phase": pa.array([op.phase for op in ops], pa.string()),
+            "kind": pa.array([op.kind for op in ops], pa.string()),
+            "collection": pa.array([op.collection or "" for op in ops], pa.string()),
+            "payload": pa.array([json.dumps(op.payload) for op in ops], pa.string()),
         }
+    )
+
+
+def op_rows(items: Any) -> list[dict[str, Any]]:
+    """The op rows of a dlt batch, payloads decoded: a record batch of `op_table`, or dicts
+    (payload already a dict) from a typed-jsonl package an earlier version left pending."""
+    rows: list[dict[str, Any]] = items.to_pylist() if hasattr(items, "to_pylist") else list(items)
+    for row in rows:
+        if isinstance(row.get("payload"), str):
+            row["payload"] = json.loads(row["payload"])
+    return rows
 
 
 def chunks(values: list[Any], size: int) -> list[list[Any]]:
