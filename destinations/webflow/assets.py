@@ -10,8 +10,8 @@
 - Files that Image/File/MultiImage values use but that are not in the Assets panel (CMS files)
   are NOT uploaded: their values keep the source URL and Webflow fetches and re-hosts them while
   writing the item, which costs no request and keeps them out of the target's Assets panel, as
-  in the source. When such a file has the bytes of an Assets-panel file, the value points at the
-  migrated asset instead.
+  in the source. Only a value whose url is exactly an Assets-panel file's url points at the
+  migrated asset (`transform._file_value`); the bytes of these files are never downloaded.
 - Files that only rich text shows (`<img src>`, links) and that are not in the Assets panel are
   uploaded once per MD5 (root folder): rich-text urls are not re-hosted by Webflow, and would
   otherwise keep pointing at the source site.
