@@ -482,14 +482,13 @@ def _state_ops(
                 entry["is_archived"] = True
             if len(entry) > 2:
                 entries.append(entry)
+    return update_ops(PHASE_STATES, fs.c.id, entries, fs.ctx)
+
+
+def update_ops(phase: str, cid: str, entries: list[Any], ctx: dict[str, Any]) -> list[Op]:
+    """`update_items` ops of <= BULK_LIMIT entries each."""
     return [
-        Op(
-            PHASE_STATES,
-            "update_items",
-            fs.c.id,
-            {"entries": chunk, "ctx": fs.ctx},
-            count=len(chunk),
-        )
+        Op(phase, "update_items", cid, {"entries": chunk, "ctx": ctx}, count=len(chunk))
         for chunk in chunks(entries, BULK_LIMIT)
     ]
 
@@ -520,16 +519,7 @@ def _delete_ops(
         return ops
     if on_delete == "archive":
         entries = [{"id": i, "locale": t, "is_archived": True} for i, led in deleted for t in led]
-        for chunk in chunks(entries, BULK_LIMIT):
-            ops.append(
-                Op(
-                    PHASE_DELETE,
-                    "update_items",
-                    cid,
-                    {"entries": chunk, "ctx": fs.ctx},
-                    count=len(chunk),
-                )
-            )
+        ops += update_ops(PHASE_DELETE, cid, entries, fs.ctx)
     ops.append(
         Op(
             PHASE_DELETE,
@@ -783,16 +773,7 @@ def _emit(prep: _Prepared, merge_flags: bool, known: set[str]) -> _CollectionRes
             if "field_data" in entry or "is_draft" in entry:
                 links.append(entry)
     links += prep.update_links
-    for chunk in chunks(links, BULK_LIMIT):
-        ops.append(
-            Op(
-                PHASE_LINKS,
-                "update_items",
-                cid,
-                {"entries": chunk, "ctx": fs.ctx},
-                count=len(chunk),
-            )
-        )
+    ops += update_ops(PHASE_LINKS, cid, links, fs.ctx)
     ops += prep.tail_ops
     return _CollectionResult(ops, stats, prep.applied, prep.skipped)
 
