@@ -91,6 +91,11 @@ def share_field_json(source: ItemLocale | LiveCopy, copy: ItemLocale | LiveCopy)
         copy.json_of, copy.json_text = copy.field_data, source.json_text
 
 
+def item_dict(values: tuple[Any, ...], copy: ItemLocale | LiveCopy) -> dict[str, Any]:
+    """An item as a dict: ITEM_KEYS' values, fieldData a copy of `copy`'s field data."""
+    return dict(zip(ITEM_KEYS, (*values, dict(copy.field_data)), strict=True))
+
+
 def item_answer(
     values: tuple[Any, ...], copy: ItemLocale | LiveCopy, extra: dict[str, Any] | None = None
 ) -> RawJSON | dict[str, Any]:
@@ -98,8 +103,7 @@ def item_answer(
     then `extra` keys, as JSON text (a dict when the field data cannot be encoded)."""
     text = field_json(copy)
     if text is None:
-        answer = dict(zip(ITEM_KEYS, (*values, dict(copy.field_data)), strict=True))
-        return {**answer, **(extra or {})}
+        return {**item_dict(values, copy), **(extra or {})}
     answer = ITEM_JSON % (*map(to_json, values), text)
     if extra:  # more keys before the closing brace, as json.dumps writes them
         more = [f", {encode_basestring_ascii(k)}: {to_json(v)}" for k, v in extra.items()]
@@ -148,12 +152,11 @@ class Item:
         )
 
     def staged_dict(self, loc: ItemLocale) -> dict[str, Any]:
-        return dict(zip(ITEM_KEYS, (*self._staged_values(loc), dict(loc.field_data)), strict=True))
+        return item_dict(self._staged_values(loc), loc)
 
     def live_dict(self, loc: ItemLocale) -> dict[str, Any]:
         assert loc.live is not None
-        data = dict(loc.live.field_data)
-        return dict(zip(ITEM_KEYS, (*self._live_values(loc), data), strict=True))
+        return item_dict(self._live_values(loc), loc.live)
 
     def staged_answer(
         self, loc: ItemLocale, extra: dict[str, Any] | None = None
@@ -515,13 +518,10 @@ class ItemsMixin:
                 loc = item.locales.get(locale)
                 if loc is None:
                     continue
-                if live:
-                    copy = loc.live
-                    if copy is None:
-                        continue
-                    data, when = copy.field_data, (copy.last_published, copy.last_updated)
-                else:
-                    data, when = loc.field_data, (loc.last_published, loc.last_updated)
+                copy: ItemLocale | LiveCopy | None = loc.live if live else loc
+                if copy is None:
+                    continue
+                data = copy.field_data
                 if name is not None and data.get("name") != name:
                     continue
                 if slug is not None and data.get("slug") != slug:
@@ -529,15 +529,15 @@ class ItemsMixin:
                 items.append(item)
                 locs.append(loc)
                 created.append(loc.created)
-                published.append(when[0])
-                updated.append(when[1])
-                if date_sort is not None:
-                    v = loc.created if date_sort == 0 else when[date_sort - 1]
-                    keys.append(-1 if v is None else v)
-                elif sort_by is not None:
+                published.append(copy.last_published)
+                updated.append(copy.last_updated)
+                if sort_by is not None and date_sort is None:
                     keys.append(str(data.get(sort_by) or ""))
+        columns = (created, published, updated)
         if sort_by is None:
-            return ListView(items, locs, (created, published, updated))
+            return ListView(items, locs, columns)
+        if date_sort is not None:
+            keys = [-1 if v is None else v for v in columns[date_sort]]
         descending = sort_order == "desc"
         order = sorted(range(len(items)), key=keys.__getitem__, reverse=descending)
         items, locs = [items[i] for i in order], [locs[i] for i in order]

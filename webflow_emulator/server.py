@@ -177,17 +177,18 @@ class Handler(BaseHTTPRequestHandler):
             end = cut + 4
         if pairs is None:
             return False
+        fields = header_index(pairs)
+        if "expect" in fields:  # 100-continue: the stdlib's handling
+            return False
         headers = self.MessageClass()
         for name, value in pairs:
             headers.set_raw(name, value)
-        if "Expect" in headers:  # 100-continue: the stdlib's handling
-            return False
         self.rfile.read(end)
         self.requestline = requestline
         self.command, path, self.request_version = words
         self.path = "/" + path.lstrip("/") if path.startswith("//") else path
         self.headers = headers
-        self._fields = header_index(pairs)
+        self._fields = fields
         self.close_connection = (self._header("Connection") or "").lower() == "close"
         return True
 
