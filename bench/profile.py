@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,12 @@ if str(ROOT) not in sys.path:
 from bench import emu  # noqa: E402
 from bench.floor import NOT_RATE_LIMITED  # noqa: E402
 from bench.generate import generate_site  # noqa: E402
-from bench.run import _own_cpu, new_target, settle_after_generation  # noqa: E402
+from bench.run import (  # noqa: E402
+    _own_cpu,
+    in_subprocess,
+    new_target,
+    settle_after_generation,
+)
 
 OWN_CODE = ("destinations/", "sources/", "bench/", "webflow_emulator/", "pipelines/")
 
@@ -68,22 +72,16 @@ def profile(items: int, seed: int, py_spy: Path | None) -> dict[str, object]:
             str(py_spy),
             "--",
         ]
-        cmd = [*(spy if py_spy else []), sys.executable, str(ROOT / "bench" / "run.py")]
         cpu0, t0 = _own_cpu(), time.perf_counter()
-        proc = subprocess.run(
-            [*cmd, "--child", "ours", json.dumps(args)], capture_output=True, text=True, cwd=ROOT
-        )
+        report = in_subprocess("ours", args, None, prefix=spy if py_spy else ())
         shutil.rmtree(args["workdir"], ignore_errors=True)
         out: dict[str, object] = {
             "items": gen.total_items,
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "emulator_cpu_seconds": round(_own_cpu() - cpu0, 1),
         }
-    report = next(
-        (json.loads(x[7:]) for x in proc.stdout.splitlines() if x.startswith("REPORT ")), None
-    )
-    if report is None:
-        out["error"] = proc.stderr[-3000:]
+    if "error" in report:
+        out["error"] = report["error"]
         return out
     requests = report["requests"]
     out.update(

@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,20 @@ def child(which: str, payload: str) -> None:
     print("REPORT " + json.dumps(report))
 
 
-def in_subprocess(which: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+def in_subprocess(
+    which: str, args: dict[str, Any], timeout: float | None, prefix: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Runs a migrator in a child process (`prefix`: a command wrapping it, e.g. a profiler);
+    its report, or `{"error": ...}` with the end of its output."""
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", which, json.dumps(args)],
+        [
+            *prefix,
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            which,
+            json.dumps(args),
+        ],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -409,8 +409,6 @@ class _FileResponse:
     def is_redirect(self) -> bool:
         return self.status_code in _REDIRECT_STATUSES and "Location" in self.headers
 
-    is_permanent_redirect = False  # covered by is_redirect
-
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
         yield from self._raw.stream(chunk_size, decode_content=True)
         self._consumed = True
@@ -543,7 +541,7 @@ class WebflowClient:
                 # requests reads the proxy environment on every request (0.5 ms each, a tenth
                 # of a download from the emulator); without proxies only the CA bundle matters
                 session.trust_env = False
-                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                bundle = _ca_bundle()
                 if bundle:
                     session.verify = bundle
             if kind == "api":
@@ -568,14 +566,11 @@ class WebflowClient:
             with self._sessions_lock:
                 if not self._files_checked:
                     if not getproxies():
-                        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-                            "CURL_CA_BUNDLE"
-                        )
                         self._files = urllib3.PoolManager(
                             num_pools=16,
                             maxsize=32,  # one connection per download thread, load threads too
                             cert_reqs="CERT_REQUIRED",
-                            ca_certs=bundle or requests.certs.where(),
+                            ca_certs=_ca_bundle() or requests.certs.where(),
                             timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
                             retries=False,
                         )
@@ -894,7 +889,7 @@ class WebflowClient:
             if not self.is_download_allowed(current):
                 raise DownloadRefusedError(_strip_query(current), "host is not on the allowlist")
             response = self._download_with_retries(current)
-            if response.is_redirect or response.is_permanent_redirect:
+            if response.is_redirect:  # requests' is_permanent_redirect implies it
                 location = response.headers.get("Location", "")
                 response.close()
                 current = urljoin(current, location)
@@ -914,21 +909,16 @@ class WebflowClient:
 
     def _download_with_retries(self, url: str) -> requests.Response | _FileResponse:
         pool = self._file_pool()
+        send: Callable[[], requests.Response | _FileResponse]
         if pool is None:
-            return self._tokenless_with_retries(
-                lambda: self._download_session.get(
-                    url, stream=True, timeout=self.timeout, allow_redirects=False
-                ),
-                url,
-                "download",
-                "GET",
+            send = lambda: self._download_session.get(  # noqa: E731
+                url, stream=True, timeout=self.timeout, allow_redirects=False
             )
-        return self._tokenless_with_retries(
-            lambda: _FileResponse(pool.request("GET", url, preload_content=False, redirect=False)),
-            url,
-            "download",
-            "GET",
-        )
+        else:
+            send = lambda: _FileResponse(  # noqa: E731
+                pool.request("GET", url, preload_content=False, redirect=False)
+            )
+        return self._tokenless_with_retries(send, url, "download", "GET")
 
     def upload_form(
         self,
@@ -984,14 +974,7 @@ class WebflowClient:
         except _RetrySignal as signal:
             if signal.response is not None:
                 raise self._download_error(signal.response, url, operation, method) from None
-            raise WebflowTransientError(
-                None,
-                "connection_error",
-                type(signal.exc).__name__,
-                operation=operation,
-                method=method,
-                path=_strip_query(url),
-            ) from None
+            raise _connection_error(signal.exc, url, operation, method) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _download_error(
@@ -1055,14 +1038,7 @@ class WebflowClient:
                         held.clear()
                     tmp.write(chunk)
             except _FILE_TRANSIENT_EXCEPTIONS as exc:
-                raise WebflowTransientError(
-                    None,
-                    "connection_error",
-                    type(exc).__name__,
-                    operation="download",
-                    method="GET",
-                    path=_strip_query(url),
-                ) from None
+                raise _connection_error(exc, url, "download", "GET") from None
             if tmp is not None:
                 tmp.close()
             md5 = digest.hexdigest()
@@ -1101,6 +1077,25 @@ _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 
 class MalformedTokenError(ValueError):
     """The token cannot be a Webflow token; the message never shows it."""
+
+
+def _ca_bundle() -> str | None:
+    """The CA bundle of the environment (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`), if set."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+
+def _connection_error(
+    exc: BaseException | None, url: str, operation: str, method: str
+) -> WebflowTransientError:
+    """A file host's dropped connection or timeout, as a transient error (url without query)."""
+    return WebflowTransientError(
+        None,
+        "connection_error",
+        type(exc).__name__,
+        operation=operation,
+        method=method,
+        path=_strip_query(url),
+    )
 
 
 def _json_body(response: requests.Response) -> Any:

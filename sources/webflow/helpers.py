@@ -768,7 +768,6 @@ class ItemStream:
         # arrow tables of emitted pages not handed to dlt yet (shared by the collection's two
         # streams, see `flush_tables`)
         self.pending: list[pa.Table] = []
-        self._files: dict[str, Any] | None = None  # the file index, read once (`_file_rows`)
 
     # reads
 
@@ -980,9 +979,8 @@ class ItemStream:
         ]
         if not refs:
             return
-        if self._files is None:
-            self._files = file_index()
-        index = self._files
+        assert self.downloads is not None  # set by `sync_collection`
+        index = file_index()
         fetched = prefetch_files(self.ctx, [ref.url for _, ref in refs], self.downloads, index)
         rows = []
         for item, ref in refs:
@@ -1161,22 +1159,16 @@ def compact_file_index(index: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prefetch_files(
-    ctx: Context,
-    urls: Sequence[str],
-    pool: ThreadPoolExecutor | None = None,
-    index: Mapping[str, Any] | None = None,
+    ctx: Context, urls: Sequence[str], pool: ThreadPoolExecutor, index: Mapping[str, Any]
 ) -> dict[str, dict[str, Any] | None]:
-    """Downloads, a few at a time, the files of `urls` that `fetch_file` would download (not
-    in the index yet, or missing from the store); url -> what `download` returned. `index`:
-    the file index (`file_index`), when the caller has it at hand.
+    """Downloads on `pool`, a few at a time, the files of `urls` that `fetch_file` would download
+    (not in the file `index` yet, or missing from the store); url -> what `download` returned.
 
     A page of items can show many RichText images (each a url of its own): fetched one by one
     they would be most of a page's time.
     """
     if not ctx.download_files:
         return {}
-    if index is None:
-        index = file_index()
     wanted: list[str] = []
     for raw in urls:
         url = ctx.client.absolute_url(raw)
@@ -1185,10 +1177,7 @@ def prefetch_files(
             wanted.append(url)
     if len(wanted) < 2:
         return {}
-    if pool is not None:
-        return dict(zip(wanted, pool.map(lambda u: download(ctx, u), wanted), strict=True))
-    with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as own:
-        return dict(zip(wanted, own.map(lambda u: download(ctx, u), wanted), strict=True))
+    return dict(zip(wanted, pool.map(lambda u: download(ctx, u), wanted), strict=True))
 
 
 def fetch_file(
@@ -1197,17 +1186,15 @@ def fetch_file(
     collection_id: str,
     item: Mapping[str, Any],
     locale_id: str,
-    fetched: Mapping[str, dict[str, Any] | None] | None = None,
-    index: dict[str, Any] | None = None,
+    fetched: Mapping[str, dict[str, Any] | None] | None,
+    index: dict[str, Any],
 ) -> dict[str, Any] | None:
     """Downloads a RichText image once; returns its `cms_files` row the first time it is seen.
 
     `fetched`: downloads already made for this url (`prefetch_files`), used instead of a new one.
-    `index`: the file index (source state `files`), when the caller has it at hand.
+    `index`: the file index (`file_index`), updated in place.
     """
     url = ctx.client.absolute_url(ref.url)
-    if index is None:
-        index = file_index()
     entry = index.get(url)
 
     def get(url: str) -> dict[str, Any] | None:
