@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sources.webflow.client import WebflowApiError, WebflowClient
+from sources.webflow.helpers import format_ts
 
 from .assets import AssetPlan, plan_assets
 from .items import ItemStats, changed_locales, plan_items
@@ -320,12 +321,6 @@ def _instant(value: Any) -> datetime | None:
         return None
 
 
-def _iso(when: datetime) -> str:
-    """`2026-01-02T03:04:05.678Z` (the API's date-time form, milliseconds, UTC)."""
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
 CLOCK_MARGIN = timedelta(seconds=2)
 """Taken off server times used as watermarks: `Date` has whole seconds, and the API's clocks
 may differ a little. Entries seen twice because of it are harmless (compared with the ledger)."""
@@ -381,7 +376,7 @@ def find_conflicts(
         written = by_collection.get(c.id, {})
         tcid = mapped.get(c.id)
         if c.id not in watermarks and not written and now is not None:
-            new_marks.append((c.id, _iso(now - CLOCK_MARGIN)))  # nothing of ours before now
+            new_marks.append((c.id, format_ts(now - CLOCK_MARGIN)))  # nothing of ours before now
         check: dict[tuple[str, str], str] = {}  # (target id, tag) -> source item id
         for item in source.items.get(c.id, []):
             led = ledger_items.get((c.id, item.id))
@@ -399,13 +394,13 @@ def find_conflicts(
             ours, before = written.get(key), edits.get(key)
             if seen and ours and seen > ours and (before is None or seen > before):
                 edits[key] = seen
-                new_edits.append((key[0], key[1], _iso(seen), c.id))
+                new_edits.append((key[0], key[1], format_ts(seen), c.id))
         for key, item_id in check.items():
             seen = edits.get(key)
             if seen is not None and seen > written[key]:
                 found.add((c.id, item_id, key[1]))
         if started is not None:
-            new_marks.append((c.id, _iso(started - CLOCK_MARGIN)))
+            new_marks.append((c.id, format_ts(started - CLOCK_MARGIN)))
     with ledger.deferred():  # edits seen and the watermarks moved past them: together
         ledger.put_target_edits(site, new_edits)
         ledger.put_conflict_watermarks(site, new_marks)
@@ -424,7 +419,7 @@ def _list_changes(
     (see `find_conflicts`): ((item id, tag) -> lastUpdated, server time of the first page)."""
     ours = {k for k, when in written.items() if when >= since}
     params = {
-        "lastUpdated[gte]": _iso(since),
+        "lastUpdated[gte]": format_ts(since),
         "sortBy": "lastUpdated",
         "sortOrder": "desc",
     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Collection
-from .settings import FILE_TYPES, NOT_WRITABLE_TYPES, REFERENCE_TYPES
+from .settings import NOT_WRITABLE_TYPES, REFERENCE_TYPES
 
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(["'])(?P<url>.*?)\1""", re.I | re.S)
 _URL_ATTR = re.compile(
@@ -261,13 +261,3 @@ def rewrite_html(html: str, md5_by_url: Mapping[str, str], lookups: Lookups) -> 
         return f"{match.group('attr')}{match.group('q')}{new}{match.group('q')}"
 
     return _URL_ATTR.sub(swap, html)
-
-
-def source_files(field_data: Mapping[str, Any], ctx: Mapping[str, Any]) -> list[str]:
-    """Every source file url the item's values use."""
-    urls: list[str] = []
-    for slug, value in field_data.items():
-        spec = ctx["fields"].get(slug)
-        if spec and (spec["type"] in FILE_TYPES or spec["type"] == "RichText"):
-            urls.extend(file_urls(value, spec["type"]))
-    return urls
