@@ -46,10 +46,9 @@ class OpContext:
         self.ledger = ledger
         self.site = site_id
         self.run_id = run_id
-        self._lock = threading.RLock()  # `batch` holds it around `run`
+        self._lock = threading.RLock()  # held by `batch`: one batch of ops at a time
         self._phase = ""
         self._key = ""
-        self._batching = 0
         self._audit_rows: list[dict[str, Any]] = []
 
     # plumbing
@@ -64,13 +63,10 @@ class OpContext:
         updates, publishes and deletes are idempotent). Audit rows are written once, at the end
         (or with the next intent's commit), not once per op."""
         with self._lock, self.ledger.deferred():
-            self._batching += 1
             try:
                 yield
             finally:
-                self._batching -= 1
-                if not self._batching:
-                    self._flush_audit()
+                self._flush_audit()
 
     def run_batch(self, rows: Sequence[dict[str, Any]]) -> None:
         """Executes a dlt batch of op rows in plan order. Consecutive rows of a kind with a batch
@@ -83,12 +79,6 @@ class OpContext:
                 else:
                     for row in group:
                         self._execute([row])
-
-    def run(self, row: dict[str, Any]) -> None:
-        """Executes one op row (its writes are committed by the end of `batch`, or of the op
-        when it runs alone)."""
-        with self.batch():
-            self._execute([row])
 
     def _execute(self, rows: list[dict[str, Any]]) -> None:
         """Runs `rows` (one op, or a group of one kind for its batch handler); maps the client's
@@ -145,6 +135,15 @@ class OpContext:
             )
         )
 
+    def _audit_entry(
+        self, operation: str, status: str, cid: str, e: dict[str, Any], **kw: Any
+    ) -> None:
+        """Buffers an audit row about entry `e` (a source item, in its locale if it has one) of
+        collection `cid`."""
+        self._audit(
+            operation, status, collection=cid, source_id=e["id"], locale=e.get("locale"), **kw
+        )
+
     def _flush_audit(self) -> None:
         rows, self._audit_rows = self._audit_rows, []
         self.ledger.audit_many(rows)
@@ -166,13 +165,8 @@ class OpContext:
         created in the target (rejected, or failed earlier in the run)."""
         tid = mapped.get(e["id"])
         if tid is None:
-            self._audit(
-                operation,
-                "skipped",
-                collection=cid,
-                source_id=e["id"],
-                locale=e.get("locale"),
-                error="item was not created in the target",
+            self._audit_entry(
+                operation, "skipped", cid, e, error="item was not created in the target"
             )
         return tid
 
@@ -223,13 +217,12 @@ class OpContext:
                         if divert is not None and divert(e, b, exc):
                             continue
                         field, reason = _reason(exc, b)
-                        self._audit(
+                        self._audit_entry(
                             operation,
                             "rejected",
-                            collection=cid,
-                            source_id=e["id"],
+                            cid,
+                            e,
                             target_id=b.get("id"),
-                            locale=e.get("locale"),
                             http_status=exc.status,
                             field=field,
                             error=reason,

@@ -1,4 +1,4 @@
-"""Executes one planned op against the target: the body of the dlt destination callback.
+"""Executes planned ops against the target, a dlt batch at a time (the dlt destination's body).
 
 Idempotency, since dlt delivers a batch at least once (DLT_NOTES section 1, trap 4):
 1. the ledger is checked first: objects it already maps are never written again;

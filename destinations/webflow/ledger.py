@@ -17,7 +17,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -276,12 +276,34 @@ class Ledger:
                 "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            self._update_many(
-                "item_map",
-                ["target_site_id", "target_item_id", "locale"],
-                ["target_updated"],
-                [[ts, *key] for key, ts in updated.items()],
-            )
+            self._write_target_updated(updated.items())
+
+    def _write_target_updated(
+        self, keyed: Iterable[tuple[tuple[str, str, str], str | None]]
+    ) -> None:
+        """Sets `target_updated` of ((site, target item id, locale tag), lastUpdated) pairs."""
+        self._update_many(
+            "item_map",
+            ["target_site_id", "target_item_id", "locale"],
+            ["target_updated"],
+            [[ts, *key] for key, ts in keyed],
+        )
+
+    def _map(
+        self,
+        name: str,
+        site: str,
+        sql: str,
+        build: Callable[[list[tuple[Any, ...]]], dict[str, Any]] = dict,
+    ) -> dict[str, Any]:
+        """The write-through map `name` of `site` (caller holds the lock; callers must not
+        change it): `build` of the rows of `sql` (one `?`, the site), read once after what is
+        held back for its table is written, then kept current by its writers (`_keeping`)."""
+        found = self._maps.get((name, site))
+        if found is None:
+            self._settle(frozenset({_MAP_TABLES[name]}))
+            found = self._maps[(name, site)] = build(self._con.execute(sql, [site]).fetchall())
+        return found
 
     @contextlib.contextmanager
     def _keeping(self, *keys: tuple[str, str]) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
@@ -478,16 +500,13 @@ class Ledger:
 
     def _assets(self, site: str) -> dict[str, dict[str, Any]]:
         """`assets`' map itself (callers must not change it)."""
-        found = self._maps.get(("assets", site))
-        if found is None:
-            rows = self._con.execute(
-                "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
-                "from asset_map where target_site_id = ?",
-                [site],
-            ).fetchall()
-            found = {r[0]: dict(zip(_ASSET_KEYS, r[1:], strict=True)) for r in rows}
-            self._maps[("assets", site)] = found
-        return found
+        return self._map(
+            "assets",
+            site,
+            "select md5, target_asset_id, target_url, file_name, alt_text, display_name "
+            "from asset_map where target_site_id = ?",
+            lambda rows: {r[0]: dict(zip(_ASSET_KEYS, r[1:], strict=True)) for r in rows},
+        )
 
     def put_asset_sources(self, site: str, rows: Iterable[tuple[str, str]]) -> None:
         """Rows of (source asset id or source url, md5): the lookup by source key."""
@@ -571,17 +590,11 @@ class Ledger:
 
     def _ids(self, site: str) -> dict[str, str]:
         """`target_item_ids`' map itself (callers must not change it)."""
-        found = self._maps.get(("ids", site))
-        if found is None:
-            self._settle(frozenset({"item_map"}))
-            found = self._maps[("ids", site)] = dict(
-                self._con.execute(
-                    "select distinct source_item_id, target_item_id from item_map "
-                    "where target_site_id = ?",
-                    [site],
-                ).fetchall()
-            )
-        return found
+        return self._map(
+            "ids",
+            site,
+            "select distinct source_item_id, target_item_id from item_map where target_site_id = ?",
+        )
 
     def mark_applied(
         self, site: str, rows: Iterable[tuple[str, str, str, str, bool, str | None]]
@@ -635,12 +648,7 @@ class Ledger:
                         self._updated[key] = ts
                 return
             with self._keeping(("ids", site)):
-                self._update_many(
-                    "item_map",
-                    ["target_site_id", "target_item_id", "locale"],
-                    ["target_updated"],
-                    [[ts, *key] for key, ts in keyed],
-                )
+                self._write_target_updated(keyed)
 
     def retire_items(self, site: str, collection: str, ids: Sequence[str], mark: str) -> None:
         """Marks items gone from the source that stay in the target (archived or kept)."""
@@ -759,15 +767,15 @@ class Ledger:
         """Records intents of (op key, kind, collection, payload) in one statement, durably
         (commits what `deferred()` held back too): one commit before a batch's requests."""
         now = _now()
-        with self._lock, self._keeping(("intents", site)) as kept:
-            status = self._intents(site)
-            self._upsert(
-                "intents",
-                [(site, k, kind, c, json.dumps(p), "in_flight", now) for k, kind, c, p in rows],
-                _known([k for k, *_ in rows], status),
-            )
-            self.commit()
-            if ("intents", site) in kept:
+        with self._lock:
+            status = self._intents(site)  # read before `_keeping`, so that it keeps it
+            with self._keeping(("intents", site)) as kept:
+                self._upsert(
+                    "intents",
+                    [(site, k, kind, c, json.dumps(p), "in_flight", now) for k, kind, c, p in rows],
+                    _known([k for k, *_ in rows], status),
+                )
+                self.commit()
                 kept[("intents", site)].update((r[0], "in_flight") for r in rows)
 
     def finish(self, site: str, op_key: str) -> None:
@@ -820,15 +828,9 @@ class Ledger:
 
     def _intents(self, site: str) -> dict[str, str]:
         """Op key -> status of the site's intents (`op_status`' map itself)."""
-        found = self._maps.get(("intents", site))
-        if found is None:
-            self._settle(frozenset({"intents"}))
-            found = self._maps[("intents", site)] = dict(
-                self._con.execute(
-                    "select op_key, status from intents where target_site_id = ?", [site]
-                ).fetchall()
-            )
-        return found
+        return self._map(
+            "intents", site, "select op_key, status from intents where target_site_id = ?"
+        )
 
     # audit
 
